@@ -1,0 +1,120 @@
+// Package sandbox runs execution environments: one process tree per
+// environment, started from a Spec by a Driver and controlled through a
+// Handle.
+//
+// Drivers:
+//   - "linux": Linux namespaces (mount, pid, ipc, uts, net), cgroup v1
+//     limits (memory, cpu, pids, freezer) nested under the server's own
+//     cgroups, a minimal read-only root, a size-limited /tmp, an
+//     unprivileged uid and a seccomp filter. Needs root.
+//   - "none": a plain child process, for hosts that cannot isolate and only
+//     when the operator asks for it.
+//
+// Lifecycle of a Handle:
+//
+//	Start ──> running ──(Freeze)──> frozen ──(Thaw)──> running
+//	             │                                       │
+//	   exit / Kill / Stop / OOM                 exit / Kill / Stop
+//	             v                                       v
+//	          exited ──(Destroy)──> destroyed (cgroups and dirs removed)
+//
+// The Runtime API of an environment is served by the platform on a
+// listener the driver opens so that the sandboxed process reaches it at
+// AWS_LAMBDA_RUNTIME_API (127.0.0.1:9001 inside the linux driver's network
+// namespace; a random loopback port with the none driver).
+package sandbox
+
+import (
+	"context"
+	"io"
+	"net"
+	"strconv"
+	"time"
+)
+
+// Spec says what to run in a sandbox and with which limits.
+type Spec struct {
+	// ID names the sandbox; unique among live sandboxes, [a-z0-9-]+.
+	ID string
+	// CodeDir is a host directory shown read-only at /var/task.
+	CodeDir string
+	// OptDir is a host directory shown read-only at /opt ("" for empty).
+	OptDir string
+	// Args is the command line; Args[0] is an absolute path as seen inside
+	// the sandbox (e.g. /var/task/bootstrap, /usr/bin/python3).
+	Args []string
+	// Env is the process environment ("K=V"). The driver appends
+	// AWS_LAMBDA_RUNTIME_API.
+	Env []string
+	// Dir is the working directory inside the sandbox ("" = /var/task).
+	Dir string
+	// MemoryMB is the memory limit (memory + swap), including /tmp pages.
+	MemoryMB int
+	// TmpMB is the size of the private /tmp.
+	TmpMB int
+	// CPUMillis is the CPU quota in thousandths of a CPU (1000 = one full
+	// CPU); 0 means unlimited.
+	CPUMillis int
+	// PidsMax limits processes plus threads; 0 means the driver default.
+	PidsMax int
+	// Stdout and Stderr receive the process's output; nil discards it.
+	Stdout, Stderr io.Writer
+}
+
+// Driver creates sandboxes.
+type Driver interface {
+	// Name is "linux" or "none".
+	Name() string
+	// Start creates a sandbox and starts Spec.Args in it. It returns once
+	// the process has been exec'd (an exec failure is returned as an error)
+	// and the Runtime API listener is open.
+	Start(ctx context.Context, spec Spec) (Handle, error)
+}
+
+// Handle controls one running sandbox. Its methods are safe for concurrent
+// use.
+type Handle interface {
+	// Listener is where the sandboxed process's Runtime API requests
+	// arrive. The caller serves it and must not close it before Destroy.
+	Listener() net.Listener
+	// Pid is the host pid of the sandbox's main process.
+	Pid() int
+	// Done is closed when the main process has exited.
+	Done() <-chan struct{}
+	// Exit describes how the main process ended; valid after Done.
+	Exit() Exit
+	// Freeze suspends every process of the sandbox; Thaw resumes them.
+	// No-ops for drivers without a freezer.
+	Freeze() error
+	Thaw() error
+	// SetCPU changes the CPU quota (see Spec.CPUMillis).
+	SetCPU(millis int) error
+	// MaxMemoryBytes is the peak memory use of the sandbox so far (0 if the
+	// driver cannot tell).
+	MaxMemoryBytes() int64
+	// Kill sends SIGKILL to every process of the sandbox; it returns at
+	// once, Done closes when the process is gone.
+	Kill() error
+	// Stop sends SIGTERM, waits up to grace for the exit, then kills.
+	Stop(grace time.Duration) error
+	// Destroy kills what is left, waits for it and frees every resource
+	// (cgroups, directories, listener). It is idempotent.
+	Destroy() error
+}
+
+// Exit is how a sandbox's main process ended.
+type Exit struct {
+	Code      int    // exit status, -1 when killed by a signal
+	Signal    string // e.g. "killed", "" when it exited normally
+	OOMKilled bool   // the memory limit was hit and the kernel killed it
+}
+
+// String renders e as Go's os.ProcessState does, which is also the text
+// Lambda puts in Runtime.ExitError messages: "exit status 1",
+// "signal: killed".
+func (e Exit) String() string {
+	if e.Signal != "" {
+		return "signal: " + e.Signal
+	}
+	return "exit status " + strconv.Itoa(e.Code)
+}
