@@ -19,6 +19,7 @@ const (
 	ETHROTTLED    = "throttled"    // a concurrency or rate limit was hit
 	EUNSUPPORTED  = "unsupported"  // valid, but not implemented here
 	EUNAVAILABLE  = "unavailable"  // temporarily unable to serve
+	EVALIDATION   = "validation"   // a value breaks the API model's constraints
 )
 
 // Error is the domain error. Code is one of the E* constants; Message is

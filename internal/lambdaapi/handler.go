@@ -1,0 +1,223 @@
+// Package lambdaapi serves the AWS Lambda API (rest-json protocol, signing
+// name "lambda"): the control plane for functions and tags, account
+// settings, and the Invoke data plane.
+//
+// The handler speaks AWS's wire formats exactly — paths, status codes,
+// headers, JSON member names, error codes and messages — and reaches
+// functions only through stratus.FunctionService and stratus.Invoker.
+// Every response, success or error, carries an x-amzn-RequestId header.
+//
+// Operations not implemented yet (versions, aliases, concurrency, layers,
+// event source mappings, function URLs, policies, streaming invoke...) get
+// 404 UnknownOperationException, so a client fails fast instead of
+// retrying. Settings that would be stored but could not take effect are
+// rejected with InvalidParameterValueException (DESIGN principle 4).
+package lambdaapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/stratus-dev/stratus"
+	"github.com/stratus-dev/stratus/internal/awsapi"
+	"github.com/stratus-dev/stratus/internal/pkgzip"
+)
+
+// CodePathPrefix is where the handler serves deployment packages: GetFunction
+// returns Code.Location as http://<host>/_stratus/code/<key>.zip.
+const CodePathPrefix = "/_stratus/code/"
+
+// Config configures a Handler.
+type Config struct {
+	Region    string // e.g. "us-east-1"
+	AccountID string // 12 digits
+	// HostArch is "x86_64" or "arm64": the architecture functions run on.
+	// Functions asking for another one are rejected, and it is the default
+	// of Architectures.
+	HostArch string
+	// Limits bound deployment packages; zero fields take pkgzip's defaults.
+	Limits pkgzip.Limits
+	// AccountConcurrency is reported by GetAccountSettings as
+	// ConcurrentExecutions; zero means 1000.
+	AccountConcurrency int
+	// Logger receives 5xx errors; nil discards them.
+	Logger *slog.Logger
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults of DESIGN.md: us-east-1, account
+// 000000000000, the architecture of this process, AWS's package limits.
+func DefaultConfig() Config {
+	return Config{
+		Region:             "us-east-1",
+		AccountID:          "000000000000",
+		HostArch:           hostArch(),
+		Limits:             pkgzip.DefaultLimits(),
+		AccountConcurrency: 1000,
+	}
+}
+
+func hostArch() string {
+	if runtime.GOARCH == "arm64" {
+		return "arm64"
+	}
+	return "x86_64"
+}
+
+// Validate reports every problem of c.
+func (c Config) Validate() error {
+	var errs []error
+	if !isRegion(c.Region) {
+		errs = append(errs, fmt.Errorf("lambdaapi: Region %q is not a region name like us-east-1", c.Region))
+	}
+	if !isAccountID(c.AccountID) {
+		errs = append(errs, fmt.Errorf("lambdaapi: AccountID %q is not 12 digits", c.AccountID))
+	}
+	if c.HostArch != "x86_64" && c.HostArch != "arm64" {
+		errs = append(errs, fmt.Errorf("lambdaapi: HostArch %q is not x86_64 or arm64", c.HostArch))
+	}
+	if c.AccountConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("lambdaapi: AccountConcurrency %d is negative", c.AccountConcurrency))
+	}
+	return errors.Join(errs...)
+}
+
+// Handler serves the Lambda API. Create it with New.
+type Handler struct {
+	cfg Config
+	fns stratus.FunctionService
+	inv stratus.Invoker
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns a Handler. Empty fields of cfg take their DefaultConfig
+// values; cfg should have passed Validate.
+func New(cfg Config, fns stratus.FunctionService, inv stratus.Invoker) *Handler {
+	d := DefaultConfig()
+	if cfg.Region == "" {
+		cfg.Region = d.Region
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = d.AccountID
+	}
+	if cfg.HostArch == "" {
+		cfg.HostArch = d.HostArch
+	}
+	if cfg.AccountConcurrency == 0 {
+		cfg.AccountConcurrency = d.AccountConcurrency
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Handler{cfg: cfg, fns: fns, inv: inv}
+}
+
+// apiVersions are the first path segments of Lambda API operations.
+var apiVersions = map[string]bool{
+	"2014-11-13": true, "2015-03-31": true, "2016-08-19": true,
+	"2017-03-31": true, "2017-10-31": true, "2018-10-31": true,
+	"2019-09-25": true, "2019-09-30": true, "2021-10-31": true,
+	"2021-11-15": true,
+}
+
+// Match reports whether r is for this handler: a path under one of the
+// Lambda API's date prefixes (/2015-03-31/, /2016-08-19/, ...) or under
+// CodePathPrefix.
+func Match(r *http.Request) bool {
+	p := r.URL.Path
+	if strings.HasPrefix(p, CodePathPrefix) {
+		return true
+	}
+	if len(p) < 12 || p[0] != '/' || p[11] != '/' {
+		return false
+	}
+	return apiVersions[p[1:11]]
+}
+
+// ServeHTTP dispatches on method and path. The path is split on its
+// escaped form, so a FunctionName or ARN may contain percent-encoded
+// colons and slashes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.EscapedPath()
+	if strings.HasPrefix(p, CodePathPrefix) {
+		setRequestID(w, awsapi.NewRequestID())
+		h.getCode(w, r, p[len(CodePathPrefix):])
+		return
+	}
+	ver, rest, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	switch ver {
+	case "2015-03-31":
+		if fn, ok := strings.CutPrefix(rest, "functions/"); ok && fn != "" {
+			name, sub, _ := strings.Cut(fn, "/")
+			switch {
+			case sub == "invocations" && r.Method == http.MethodPost:
+				h.invoke(w, r, name) // sets its own request id
+				return
+			case sub == "" && r.Method == http.MethodGet:
+				h.serve(w, r, name, h.getFunction)
+				return
+			case sub == "" && r.Method == http.MethodDelete:
+				h.serve(w, r, name, h.deleteFunction)
+				return
+			case sub == "configuration" && r.Method == http.MethodGet:
+				h.serve(w, r, name, h.getFunctionConfiguration)
+				return
+			case sub == "configuration" && r.Method == http.MethodPut:
+				h.serve(w, r, name, h.updateFunctionConfiguration)
+				return
+			case sub == "code" && r.Method == http.MethodPut:
+				h.serve(w, r, name, h.updateFunctionCode)
+				return
+			}
+		} else if rest == "functions" || rest == "functions/" {
+			switch r.Method {
+			case http.MethodPost:
+				h.serve(w, r, "", h.createFunction)
+				return
+			case http.MethodGet:
+				h.serve(w, r, "", h.listFunctions)
+				return
+			}
+		}
+	case "2016-08-19":
+		if (rest == "account-settings" || rest == "account-settings/") && r.Method == http.MethodGet {
+			h.serve(w, r, "", h.getAccountSettings)
+			return
+		}
+	case "2017-03-31":
+		if arn, ok := strings.CutPrefix(rest, "tags/"); ok && arn != "" && !strings.Contains(arn, "/") {
+			switch r.Method {
+			case http.MethodGet:
+				h.serve(w, r, arn, h.listTags)
+				return
+			case http.MethodPost:
+				h.serve(w, r, arn, h.tagResource)
+				return
+			case http.MethodDelete:
+				h.serve(w, r, arn, h.untagResource)
+				return
+			}
+		}
+	}
+	setRequestID(w, awsapi.NewRequestID())
+	writeUnknownOperation(w, r)
+}
+
+// operation is a control-plane operation; arg is the escaped path
+// parameter (a FunctionName or an ARN), "" for operations without one.
+type operation func(w http.ResponseWriter, r *http.Request, arg string) error
+
+// serve runs op with a fresh request id and writes its error, if any.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, arg string, op operation) {
+	setRequestID(w, awsapi.NewRequestID())
+	if err := op(w, r, arg); err != nil {
+		h.writeError(w, r, err)
+	}
+}
