@@ -57,7 +57,10 @@ type Spec struct {
 	CPUMillis int
 	// PidsMax limits processes plus threads; 0 means the driver default.
 	PidsMax int
-	// Stdout and Stderr receive the process's output; nil discards it.
+	// Stdout and Stderr receive the process's output; nil discards it. An
+	// *os.File (e.g. the write end of a pipe) is handed to the process as
+	// is, without a copying goroutine, so the caller can tell from the read
+	// end how much output is still pending.
 	Stdout, Stderr io.Writer
 }
 
