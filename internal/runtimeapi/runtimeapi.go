@@ -86,9 +86,11 @@ type Server struct {
 	closeOnce   sync.Once
 	hs          *http.Server
 
-	mu      sync.Mutex
-	current *Invocation // mu guards current: the invocation being executed
-	inited  bool        // mu guards inited: next has been called once
+	mu         sync.Mutex
+	current    *Invocation   // mu guards current: the invocation being executed
+	inited     bool          // mu guards inited: next has been called once
+	waiting    chan struct{} // mu guards waiting: closed while the runtime waits in next
+	waitClosed bool          // mu guards waitClosed: waiting is closed
 }
 
 // New returns a Server that serves no listener yet.
@@ -98,6 +100,7 @@ func New() *Server {
 		ready:       make(chan struct{}),
 		initErr:     make(chan Result, 1),
 		closed:      make(chan struct{}),
+		waiting:     make(chan struct{}),
 	}
 	s.hs = &http.Server{
 		Handler:           s,
@@ -126,6 +129,16 @@ func (s *Server) Close() error {
 // Ready is closed when the runtime first asks for an invocation, which ends
 // its initialisation.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Waiting is closed while the runtime is blocked in invocation/next, ready
+// to take an invocation. A runtime that answered its last invocation but
+// has not asked for the next one (it may be about to exit, as aws-lambda-go
+// does after a panic) is not waiting.
+func (s *Server) Waiting() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waiting
+}
 
 // InitError delivers the error the runtime posted to init/error, if any.
 func (s *Server) InitError() <-chan Result { return s.initErr }
@@ -229,6 +242,10 @@ func (s *Server) next(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.inited = true
+	if !s.waitClosed {
+		close(s.waiting)
+		s.waitClosed = true
+	}
 	s.mu.Unlock()
 	s.readyOnce.Do(func() { close(s.ready) })
 
@@ -239,10 +256,14 @@ func (s *Server) next(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "ServerClosed", "The execution environment is shutting down.")
 		return
 	case <-r.Context().Done():
+		s.mu.Lock()
+		s.stopWaitingLocked()
+		s.mu.Unlock()
 		return
 	}
 	s.mu.Lock()
 	s.current = inv
+	s.stopWaitingLocked()
 	s.mu.Unlock()
 
 	h := w.Header()
@@ -262,6 +283,15 @@ func (s *Server) next(w http.ResponseWriter, r *http.Request) {
 	h["Content-Length"] = []string{strconv.Itoa(len(inv.Payload))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(inv.Payload)
+}
+
+// stopWaitingLocked marks the runtime as no longer waiting; s.mu must be
+// held.
+func (s *Server) stopWaitingLocked() {
+	if s.waitClosed {
+		s.waiting = make(chan struct{})
+		s.waitClosed = false
+	}
 }
 
 // currentIDLocked names the invocation in flight; s.mu must be held.

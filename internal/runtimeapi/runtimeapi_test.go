@@ -78,11 +78,21 @@ func TestRuntimeLoopOverHTTP(t *testing.T) {
 		r, err := e.srv.Invoke(context.Background(), invocation("req-1", `{"a":1}`), nil)
 		done <- out{r, err}
 	}()
+	select {
+	case <-e.srv.Waiting():
+		t.Fatal("Waiting closed before the runtime asked for an invocation")
+	default:
+	}
 	resp, err := http.Get(e.base + "invocation/next")
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
+	select {
+	case <-e.srv.Waiting():
+		t.Fatal("Waiting still closed while the runtime is busy")
+	default:
+	}
 	resp.Body.Close()
 	select {
 	case <-e.srv.Ready():
