@@ -115,5 +115,12 @@ func parseServerFlags(args, environ []string) (Config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	if c.DataDir != "" {
+		abs, err := filepath.Abs(c.DataDir)
+		if err != nil {
+			return c, fmt.Errorf("--data-dir %q: %v", c.DataDir, err)
+		}
+		c.DataDir = abs
+	}
 	return c, c.Validate()
 }

@@ -32,6 +32,7 @@ type Main struct {
 	// URL is the edge URL, set by Run.
 	URL string
 
+	driver   sandbox.Driver
 	nats     *natsd.Server
 	store    *store.Store
 	logs     *logs.Logs
@@ -54,8 +55,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data dir: %w", err)
 	}
-	driver, err := newDriver(c, lg)
-	if err != nil {
+	if m.driver, err = newDriver(c, lg); err != nil {
 		return err
 	}
 
@@ -84,7 +84,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	rcfg.CodeDir = filepath.Join(c.DataDir, "code")
 	rcfg.KeepAlive = c.KeepAlive
 	rcfg.Logger = lg.With("component", "router")
-	if m.router, err = router.New(rcfg, m.store, driver, m.logs); err != nil {
+	if m.router, err = router.New(rcfg, m.store, m.driver, m.logs); err != nil {
 		return fmt.Errorf("starting the router: %w", err)
 	}
 
@@ -142,6 +142,9 @@ func (m *Main) Close() {
 	}
 	if m.router != nil {
 		_ = m.router.Close()
+	}
+	if c, ok := m.driver.(io.Closer); ok {
+		_ = c.Close()
 	}
 	if m.logs != nil {
 		_ = m.logs.Close()

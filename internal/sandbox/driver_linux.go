@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -29,6 +30,7 @@ import (
 // Its mounts live only in its mount namespace and vanish with it.
 type Linux struct {
 	cfg     LinuxConfig
+	runDir  string          // RunDir/<pid>: this process's staging directories
 	parents [cgCount]string // per hierarchy: <own cgroup>/<CgroupName>
 	own     [cgCount]string // per hierarchy: this process's cgroup
 	binds   []string        // cfg.HostBinds present on the host, sorted
@@ -52,12 +54,23 @@ func NewLinux(cfg LinuxConfig) (*Linux, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range parents {
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			return nil, fmt.Errorf("creating cgroup %s: %w", p, err)
+	// Each server process gets its own level, <CgroupName>/<pid>, in every
+	// hierarchy and in RunDir, so that servers sharing a host never touch
+	// each other's sandboxes, and what a crashed server left behind can be
+	// told apart and removed.
+	pid := strconv.Itoa(os.Getpid())
+	var own [cgCount]string
+	for i, p := range parents {
+		own[i] = filepath.Dir(p)
+		sweepDead(p, removeCgroupTree)
+		parents[i] = filepath.Join(p, pid)
+		if err := os.MkdirAll(parents[i], 0o755); err != nil {
+			return nil, fmt.Errorf("creating cgroup %s: %w", parents[i], err)
 		}
 	}
-	if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
+	sweepDead(cfg.RunDir, func(dir string) { _ = os.RemoveAll(dir) })
+	runDir := filepath.Join(cfg.RunDir, pid)
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating sandbox run directory: %w", err)
 	}
 	var binds []string
@@ -67,12 +80,9 @@ func NewLinux(cfg LinuxConfig) (*Linux, error) {
 		}
 	}
 	slices.Sort(binds) // parents before children
-	var own [cgCount]string
-	for i, p := range parents {
-		own[i] = filepath.Dir(p)
-	}
 	return &Linux{
 		cfg:     cfg,
+		runDir:  runDir,
 		parents: parents,
 		own:     own,
 		binds:   slices.Compact(binds),
@@ -238,4 +248,43 @@ func (d *Linux) release(id string, slot int) {
 }
 
 // stagingDir is the host directory where id's root is built.
-func (d *Linux) stagingDir(id string) string { return filepath.Join(d.cfg.RunDir, id) }
+func (d *Linux) stagingDir(id string) string { return filepath.Join(d.runDir, id) }
+
+// sweepDead removes the per-process directories <dir>/<pid> of server
+// processes that no longer exist.
+func sweepDead(dir string, remove func(string)) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !e.IsDir() || pid == os.Getpid() {
+			continue
+		}
+		if err := unix.Kill(pid, 0); err == unix.ESRCH {
+			remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// removeCgroupTree removes a cgroup and its empty children. Cgroups that
+// still hold tasks stay (rmdir fails with EBUSY).
+func removeCgroupTree(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			removeCgroupTree(filepath.Join(dir, e.Name()))
+		}
+	}
+	_ = unix.Rmdir(dir)
+}
+
+// Close removes this process's cgroup and run directories. Call it after
+// every sandbox has been destroyed; directories still in use stay.
+func (d *Linux) Close() error {
+	for _, p := range d.parents {
+		_ = unix.Rmdir(p)
+	}
+	return os.Remove(d.runDir)
+}

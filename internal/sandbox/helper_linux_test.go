@@ -64,7 +64,49 @@ func removeTestCgroups() {
 		return
 	}
 	for _, p := range parents {
+		removeCgroupTree(filepath.Join(p, strconv.Itoa(os.Getpid())))
 		os.Remove(p)
+	}
+}
+
+// TestLinuxSweepsDeadServers: cgroups and staging directories left by a
+// server that died (kill -9) are removed when the next driver starts.
+func TestLinuxSweepsDeadServers(t *testing.T) {
+	MustLinux(t)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	pid := strconv.Itoa(dead.Process.Pid)
+	parents, err := findCgroupParents("stratus-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, p := range parents {
+		dir := filepath.Join(p, pid, "0123456789abcdef")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, filepath.Join(p, pid))
+	}
+	runDir := filepath.Join(t.TempDir(), "run")
+	stale := filepath.Join(runDir, pid, "0123456789abcdef", "var", "task")
+	if err := os.MkdirAll(stale, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultLinuxConfig()
+	cfg.RunDir = runDir
+	cfg.CgroupName = "stratus-test"
+	d, err := NewLinux(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, dir := range append(left, filepath.Join(runDir, pid)) {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s left by a dead server is still there (%v)", dir, err)
+		}
 	}
 }
 

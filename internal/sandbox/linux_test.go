@@ -38,6 +38,7 @@ func MustLinux(tb testing.TB) *Linux {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { _ = d.Close() })
 	return d
 }
 
