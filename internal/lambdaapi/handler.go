@@ -90,9 +90,10 @@ func (c Config) Validate() error {
 
 // Handler serves the Lambda API. Create it with New.
 type Handler struct {
-	cfg Config
-	fns stratus.FunctionService
-	inv stratus.Invoker
+	cfg    Config
+	fns    stratus.FunctionService
+	inv    stratus.Invoker
+	routes []route
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -116,7 +117,9 @@ func New(cfg Config, fns stratus.FunctionService, inv stratus.Invoker) *Handler 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Handler{cfg: cfg, fns: fns, inv: inv}
+	h := &Handler{cfg: cfg, fns: fns, inv: inv}
+	h.routes = h.functionRoutes()
+	return h
 }
 
 // apiVersions are the first path segments of Lambda API operations.
@@ -143,7 +146,7 @@ func Match(r *http.Request) bool {
 
 // ServeHTTP dispatches on method and path. The path is split on its
 // escaped form, so a FunctionName or ARN may contain percent-encoded
-// colons and slashes.
+// colons and slashes; path parameters reach operations still escaped.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.EscapedPath()
 	if strings.HasPrefix(p, CodePathPrefix) {
@@ -151,73 +154,87 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.getCode(w, r, p[len(CodePathPrefix):])
 		return
 	}
-	ver, rest, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
-	switch ver {
-	case "2015-03-31":
-		if fn, ok := strings.CutPrefix(rest, "functions/"); ok && fn != "" {
-			name, sub, _ := strings.Cut(fn, "/")
-			switch {
-			case sub == "invocations" && r.Method == http.MethodPost:
-				h.invoke(w, r, name) // sets its own request id
-				return
-			case sub == "" && r.Method == http.MethodGet:
-				h.serve(w, r, name, h.getFunction)
-				return
-			case sub == "" && r.Method == http.MethodDelete:
-				h.serve(w, r, name, h.deleteFunction)
-				return
-			case sub == "configuration" && r.Method == http.MethodGet:
-				h.serve(w, r, name, h.getFunctionConfiguration)
-				return
-			case sub == "configuration" && r.Method == http.MethodPut:
-				h.serve(w, r, name, h.updateFunctionConfiguration)
-				return
-			case sub == "code" && r.Method == http.MethodPut:
-				h.serve(w, r, name, h.updateFunctionCode)
-				return
-			}
-		} else if rest == "functions" || rest == "functions/" {
-			switch r.Method {
-			case http.MethodPost:
-				h.serve(w, r, "", h.createFunction)
-				return
-			case http.MethodGet:
-				h.serve(w, r, "", h.listFunctions)
-				return
-			}
+	segs := strings.Split(strings.Trim(p, "/"), "/")
+	for _, rt := range h.routes {
+		args, ok := rt.match(r.Method, segs)
+		if !ok {
+			continue
 		}
-	case "2016-08-19":
-		if (rest == "account-settings" || rest == "account-settings/") && r.Method == http.MethodGet {
-			h.serve(w, r, "", h.getAccountSettings)
+		if rt.raw != nil {
+			rt.raw(w, r, args) // sets its own request id
 			return
 		}
-	case "2017-03-31":
-		if arn, ok := strings.CutPrefix(rest, "tags/"); ok && arn != "" && !strings.Contains(arn, "/") {
-			switch r.Method {
-			case http.MethodGet:
-				h.serve(w, r, arn, h.listTags)
-				return
-			case http.MethodPost:
-				h.serve(w, r, arn, h.tagResource)
-				return
-			case http.MethodDelete:
-				h.serve(w, r, arn, h.untagResource)
-				return
-			}
+		setRequestID(w, awsapi.NewRequestID())
+		if err := rt.op(w, r, args); err != nil {
+			h.writeError(w, r, err)
 		}
+		return
 	}
 	setRequestID(w, awsapi.NewRequestID())
 	writeUnknownOperation(w, r)
 }
 
+// route maps a method and a path pattern to an operation. In the pattern,
+// segments separated by "/" match literally, except "*", which matches any
+// one non-empty segment and becomes the next element of args.
+type route struct {
+	method  string
+	pattern string
+	op      func(w http.ResponseWriter, r *http.Request, args []string) error
+	raw     func(w http.ResponseWriter, r *http.Request, args []string) // writes its own request id and errors
+}
+
+func (rt route) match(method string, segs []string) ([]string, bool) {
+	if method != rt.method {
+		return nil, false
+	}
+	pat := strings.Split(rt.pattern, "/")
+	if len(pat) != len(segs) {
+		return nil, false
+	}
+	var args []string
+	for i, ps := range pat {
+		switch {
+		case ps == "*" && segs[i] != "":
+			args = append(args, segs[i])
+		case ps != segs[i]:
+			return nil, false
+		}
+	}
+	return args, true
+}
+
+// one adapts an operation with one path parameter (or none) to a route.
+func one(op operation) func(w http.ResponseWriter, r *http.Request, args []string) error {
+	return func(w http.ResponseWriter, r *http.Request, args []string) error {
+		arg := ""
+		if len(args) > 0 {
+			arg = args[0]
+		}
+		return op(w, r, arg)
+	}
+}
+
+// functionRoutes are the operations on functions, tags and the account.
+// Each area of the API lists its routes in its own file; New joins them.
+func (h *Handler) functionRoutes() []route {
+	return []route{
+		{method: http.MethodPost, pattern: "2015-03-31/functions/*/invocations",
+			raw: func(w http.ResponseWriter, r *http.Request, args []string) { h.invoke(w, r, args[0]) }},
+		{method: http.MethodGet, pattern: "2015-03-31/functions/*", op: one(h.getFunction)},
+		{method: http.MethodDelete, pattern: "2015-03-31/functions/*", op: one(h.deleteFunction)},
+		{method: http.MethodGet, pattern: "2015-03-31/functions/*/configuration", op: one(h.getFunctionConfiguration)},
+		{method: http.MethodPut, pattern: "2015-03-31/functions/*/configuration", op: one(h.updateFunctionConfiguration)},
+		{method: http.MethodPut, pattern: "2015-03-31/functions/*/code", op: one(h.updateFunctionCode)},
+		{method: http.MethodPost, pattern: "2015-03-31/functions", op: one(h.createFunction)},
+		{method: http.MethodGet, pattern: "2015-03-31/functions", op: one(h.listFunctions)},
+		{method: http.MethodGet, pattern: "2016-08-19/account-settings", op: one(h.getAccountSettings)},
+		{method: http.MethodGet, pattern: "2017-03-31/tags/*", op: one(h.listTags)},
+		{method: http.MethodPost, pattern: "2017-03-31/tags/*", op: one(h.tagResource)},
+		{method: http.MethodDelete, pattern: "2017-03-31/tags/*", op: one(h.untagResource)},
+	}
+}
+
 // operation is a control-plane operation; arg is the escaped path
 // parameter (a FunctionName or an ARN), "" for operations without one.
 type operation func(w http.ResponseWriter, r *http.Request, arg string) error
-
-// serve runs op with a fresh request id and writes its error, if any.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, arg string, op operation) {
-	setRequestID(w, awsapi.NewRequestID())
-	if err := op(w, r, arg); err != nil {
-		h.writeError(w, r, err)
-	}
-}
