@@ -8,8 +8,6 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"sort"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -58,41 +56,6 @@ func cpuMillis(memoryMB int) int {
 	return int(math.Ceil(float64(memoryMB) * 1000 / 1769))
 }
 
-// environ builds the process environment of reference §3.6. Customer
-// variables may override the non-reserved defaults (TZ, LANG, PATH, ...);
-// reserved names were rejected when the configuration was stored.
-func (r *Router) environ(fn *stratus.Function, stream string) []string {
-	vars := map[string]string{
-		"AWS_LAMBDA_FUNCTION_NAME":        fn.Name,
-		"AWS_LAMBDA_FUNCTION_VERSION":     fn.Version,
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(fn.MemorySize),
-		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + fn.Name,
-		"AWS_LAMBDA_LOG_STREAM_NAME":      stream,
-		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
-		"AWS_REGION":                      r.cfg.Region,
-		"AWS_DEFAULT_REGION":              r.cfg.Region,
-		"AWS_ACCESS_KEY_ID":               "stratus",
-		"AWS_SECRET_ACCESS_KEY":           "stratus",
-		"_HANDLER":                        fn.Handler,
-		"LAMBDA_TASK_ROOT":                "/var/task",
-		"LAMBDA_RUNTIME_DIR":              "/var/runtime",
-		"TZ":                              ":UTC",
-		"LANG":                            "en_US.UTF-8",
-		"PATH":                            "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-		"LD_LIBRARY_PATH":                 "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
-		"AWS_XRAY_CONTEXT_MISSING":        "LOG_ERROR",
-	}
-	for k, v := range fn.Environment {
-		vars[k] = v
-	}
-	out := make([]string, 0, len(vars))
-	for k, v := range vars {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // coldStart creates an environment for fn and waits until its runtime asks
 // for the first invocation. An init failure is returned as an outcome for
 // the waiting invocation; err is for platform failures.
@@ -117,18 +80,8 @@ func (r *Router) coldStart(ctx context.Context, fn *stratus.Function, requestID 
 	}
 	e.out = newLogPump(pr, r.sink, "/aws/lambda/"+fn.Name, e.stream)
 	e.out.begin(tail)
-	spec := sandbox.Spec{
-		ID:        id,
-		CodeDir:   dir,
-		Args:      []string{"/var/task/bootstrap"},
-		Env:       r.environ(fn, e.stream),
-		MemoryMB:  fn.MemorySize,
-		TmpMB:     fn.EphemeralStorage,
-		CPUMillis: 1000, // a full CPU while initialising, as Lambda gives
-		PidsMax:   r.cfg.PidsMax,
-		Stdout:    pw,
-		Stderr:    pw,
-	}
+	spec := r.sandboxSpec(fn, dir, id, e.stream)
+	spec.Stdout, spec.Stderr = pw, pw
 	h, err := r.driver.Start(ctx, spec)
 	_ = pw.Close() // the sandbox holds its own copy
 	if err != nil {

@@ -165,14 +165,9 @@ func (r *Router) FunctionARN(name, qualifier string) string {
 
 // Invoke runs req synchronously. See stratus.Invoker.
 func (r *Router) Invoke(ctx context.Context, req *stratus.InvokeRequest) (*stratus.InvokeResponse, error) {
-	fn, err := r.fns.Function(ctx, req.FunctionName)
-	if stratus.ErrorCode(err) == stratus.ENOTFOUND {
-		return nil, stratus.Errorf(stratus.ENOTFOUND, "Function not found: %s", r.FunctionARN(req.FunctionName, req.Qualifier))
-	} else if err != nil {
-		return nil, fmt.Errorf("looking up function %s: %w", req.FunctionName, err)
-	}
-	if q := req.Qualifier; q != "" && q != stratus.LatestVersion {
-		return nil, stratus.Errorf(stratus.ENOTFOUND, "Function not found: %s", r.FunctionARN(req.FunctionName, q))
+	fn, err := r.resolve(ctx, req)
+	if err != nil {
+		return nil, err
 	}
 	inv := &runtimeapi.Invocation{
 		RequestID:     awsapi.NewRequestID(),

@@ -1,0 +1,59 @@
+package router
+
+import (
+	"sort"
+	"strconv"
+
+	"github.com/stratus-dev/stratus"
+	"github.com/stratus-dev/stratus/internal/sandbox"
+)
+
+// sandboxSpec describes the sandbox of a new environment of fn whose code
+// is unpacked in codeDir: what to run, its environment and its limits.
+func (r *Router) sandboxSpec(fn *stratus.Function, codeDir, id, stream string) sandbox.Spec {
+	return sandbox.Spec{
+		ID:        id,
+		CodeDir:   codeDir,
+		Args:      []string{"/var/task/bootstrap"},
+		Env:       r.environ(fn, stream),
+		MemoryMB:  fn.MemorySize,
+		TmpMB:     fn.EphemeralStorage,
+		CPUMillis: 1000, // a full CPU while initialising, as Lambda gives
+		PidsMax:   r.cfg.PidsMax,
+	}
+}
+
+// environ builds the process environment of reference §3.6. Customer
+// variables may override the non-reserved defaults (TZ, LANG, PATH, ...);
+// reserved names were rejected when the configuration was stored.
+func (r *Router) environ(fn *stratus.Function, stream string) []string {
+	vars := map[string]string{
+		"AWS_LAMBDA_FUNCTION_NAME":        fn.Name,
+		"AWS_LAMBDA_FUNCTION_VERSION":     fn.Version,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(fn.MemorySize),
+		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + fn.Name,
+		"AWS_LAMBDA_LOG_STREAM_NAME":      stream,
+		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
+		"AWS_REGION":                      r.cfg.Region,
+		"AWS_DEFAULT_REGION":              r.cfg.Region,
+		"AWS_ACCESS_KEY_ID":               "stratus",
+		"AWS_SECRET_ACCESS_KEY":           "stratus",
+		"_HANDLER":                        fn.Handler,
+		"LAMBDA_TASK_ROOT":                "/var/task",
+		"LAMBDA_RUNTIME_DIR":              "/var/runtime",
+		"TZ":                              ":UTC",
+		"LANG":                            "en_US.UTF-8",
+		"PATH":                            "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+		"LD_LIBRARY_PATH":                 "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+		"AWS_XRAY_CONTEXT_MISSING":        "LOG_ERROR",
+	}
+	for k, v := range fn.Environment {
+		vars[k] = v
+	}
+	out := make([]string, 0, len(vars))
+	for k, v := range vars {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
