@@ -1,4 +1,4 @@
-.PHONY: build test vet fuzz bench
+.PHONY: build test vet fuzz bench bench-quick
 
 build:
 	go build -o bin/stratus ./cmd/stratus
@@ -15,3 +15,13 @@ test: vet
 # Short fuzzing runs of every fuzz target (the corpus lives in testdata/fuzz).
 fuzz:
 	./scripts/fuzz.sh 20s
+
+# End-to-end benchmarks (see BENCHMARKS.md); each part can run alone:
+#   go run ./bench -parts warm -n 5000
+bench:
+	go run ./bench
+
+# Every benchmark part at tiny sizes, so they cannot rot (CI runs this).
+bench-quick:
+	go run ./bench -quick
+	go test -run XXX -bench . -benchtime 1x ./...

@@ -1,0 +1,97 @@
+// Command bench measures a Stratus server end to end: it builds the
+// binary, starts a server on a temporary data dir, deploys its own fixture
+// functions and prints p50/p99/mean with n for each part.
+//
+//	go run ./bench                 # every part
+//	go run ./bench -parts warm,cold -n 2000
+//
+// Parts: warm (sync invoke latency, 20 B and 100 KB), throughput
+// (invokes/s at concurrency 1, 4, 16, 64), cold (cold start end to end per
+// runtime, with the Init Duration the REPORT line gives), density (idle
+// warm environments: creation time, server RSS and host memory per
+// environment).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+func main() {
+	parts := flag.String("parts", "warm,throughput,cold,density", "comma-separated parts to run")
+	n := flag.Int("n", 2000, "invocations per latency measurement")
+	dur := flag.Duration("duration", 5*time.Second, "duration of each throughput step")
+	coldN := flag.Int("cold-n", 20, "cold starts per runtime")
+	envs := flag.String("density", "100,1000", "idle environment counts for the density part")
+	quick := flag.Bool("quick", false, "tiny sizes, to check that every part still runs (CI)")
+	flag.Parse()
+	if *quick {
+		*n, *dur, *coldN, *envs = 50, 500*time.Millisecond, 2, "10"
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "stratus-bench-")
+	if err != nil {
+		fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chdir(root); err != nil {
+		fatal(err)
+	}
+	if err := build(root, dir); err != nil {
+		fatal(err)
+	}
+	fmt.Printf("# stratus bench %s, %s/%s, %d CPUs, GOMAXPROCS %d\n", time.Now().UTC().Format(time.RFC3339), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	failed := false
+	for _, p := range strings.Split(*parts, ",") {
+		var err error
+		switch p {
+		case "warm":
+			err = benchWarm(dir, *n)
+		case "throughput":
+			err = benchThroughput(dir, *dur)
+		case "cold":
+			err = benchCold(dir, *coldN)
+		case "density":
+			err = benchDensity(dir, *envs)
+		default:
+			err = fmt.Errorf("unknown part %q", p)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench %s: %v\n", p, err)
+			failed = true
+		}
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+func moduleRoot() (string, error) {
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", fmt.Errorf("go.mod not found above the working directory")
+		}
+		d = parent
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// deployNoop starts a server and deploys the Go fixture as name.
+func deployNoop(dir, name string, memory int, args ...string) (*server, error) {
+	s, err := startServer(dir, args...)
+	if err != nil {
+		return nil, err
+	}
+	boot, err := os.ReadFile(filepath.Join(dir, "bootstrap"))
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	if err := s.createFunction(name, "provided.al2023", "bootstrap", memory, zipOf(map[string][]byte{"bootstrap": boot})); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// benchWarm measures warm synchronous invokes at concurrency 1.
+func benchWarm(dir string, n int) error {
+	s, err := deployNoop(dir, "noop", 128)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	small := []byte(`{"a":"0123456789ab"}`) // 20 bytes
+	big := []byte(`"` + strings.Repeat("x", 100*1024-2) + `"`)
+	for _, tc := range []struct {
+		label   string
+		payload []byte
+	}{{"20 B", small}, {"100 KB", big}} {
+		for i := 0; i < 100; i++ { // the first is the cold start
+			if _, _, err := s.invoke("noop", tc.payload, false); err != nil {
+				return err
+			}
+		}
+		d := make([]time.Duration, 0, n)
+		for i := 0; i < n; i++ {
+			t0 := time.Now()
+			if _, _, err := s.invoke("noop", tc.payload, false); err != nil {
+				return err
+			}
+			d = append(d, time.Since(t0))
+		}
+		fmt.Printf("warm invoke %-7s concurrency 1: %s\n", tc.label, summarize(d))
+	}
+	return nil
+}
+
+// benchThroughput measures invokes/s at several concurrencies.
+func benchThroughput(dir string, dur time.Duration) error {
+	s, err := deployNoop(dir, "noop", 128)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	payload := []byte(`{"a":"0123456789ab"}`)
+	for _, c := range []int{1, 4, 16, 64} {
+		run := func(d time.Duration) (ok, failed int64, lat []time.Duration) {
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			deadline := time.Now().Add(d)
+			for g := 0; g < c; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var local []time.Duration
+					for time.Now().Before(deadline) {
+						t0 := time.Now()
+						if _, _, err := s.invoke("noop", payload, false); err != nil {
+							atomic.AddInt64(&failed, 1)
+							continue
+						}
+						local = append(local, time.Since(t0))
+						atomic.AddInt64(&ok, 1)
+					}
+					mu.Lock()
+					lat = append(lat, local...)
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			return ok, failed, lat
+		}
+		run(dur / 5) // warm up: creates the environments
+		ok, failed, lat := run(dur)
+		fmt.Printf("throughput concurrency %2d: %.0f invokes/s, %d errors, latency %s\n", c, float64(ok)/dur.Seconds(), failed, summarize(lat))
+	}
+	return nil
+}
+
+// coldFixtures are the functions deployed for cold starts, per runtime.
+func coldFixtures(dir string) (map[string]func(i int) (runtime, handler string, zip []byte), error) {
+	boot, err := os.ReadFile(filepath.Join(dir, "bootstrap"))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]func(int) (string, string, []byte){
+		"go": func(int) (string, string, []byte) {
+			return "provided.al2023", "bootstrap", zipOf(map[string][]byte{"bootstrap": boot})
+		},
+		"python": func(int) (string, string, []byte) {
+			return "python3.12", "app.handler", zipOf(map[string][]byte{"app.py": []byte("def handler(event, context):\n    return event\n")})
+		},
+		"node": func(int) (string, string, []byte) {
+			return "nodejs20.x", "index.handler", zipOf(map[string][]byte{"index.js": []byte("exports.handler = async (event) => event;\n")})
+		},
+	}, nil
+}
+
+// benchCold measures cold starts end to end (invoke → response) with the
+// Init Duration of the REPORT line, per runtime.
+func benchCold(dir string, n int) error {
+	s, err := startServer(dir)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	fixtures, err := coldFixtures(dir)
+	if err != nil {
+		return err
+	}
+	for _, rt := range []string{"go", "python", "node"} {
+		var e2e, inits []time.Duration
+		var skip error
+		for i := 0; i < n && skip == nil; i++ {
+			runtime, handler, zip := fixtures[rt](i)
+			name := fmt.Sprintf("cold-%s-%d", rt, i)
+			if err := s.createFunction(name, runtime, handler, 128, zip); err != nil {
+				skip = err
+				break
+			}
+			t0 := time.Now()
+			_, log, err := s.invoke(name, []byte(`{}`), true)
+			if err != nil {
+				skip = err
+				break
+			}
+			e2e = append(e2e, time.Since(t0))
+			if m := initRE.FindStringSubmatch(log); m != nil {
+				f, _ := strconv.ParseFloat(m[1], 64)
+				inits = append(inits, time.Duration(f*1e6))
+			}
+		}
+		if skip != nil {
+			fmt.Printf("cold start %-6s: not measured: %v\n", rt, skip)
+			continue
+		}
+		fmt.Printf("cold start %-6s end to end: %s; Init Duration (REPORT): %s\n", rt, summarize(e2e), summarize(inits))
+	}
+	return nil
+}
+
+// benchDensity creates n idle warm environments at once and reports the
+// time it took and memory per environment (server RSS growth, host
+// MemAvailable drop).
+func benchDensity(dir, counts string) error {
+	for _, c := range strings.Split(counts, ",") {
+		n, err := strconv.Atoi(c)
+		if err != nil {
+			return err
+		}
+		args := []string{}
+		if serverHasFlag(dir, "memory-budget") {
+			args = append(args, "--memory-budget", strconv.Itoa(n*128+1024)+"MB")
+		}
+		s, err := deployNoop(dir, "idle", 128, args...)
+		if err != nil {
+			return err
+		}
+		if _, _, err := s.invoke("idle", []byte(`{}`), false); err != nil { // code unpacked, server warmed
+			s.stop()
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+		rss0 := rssKB(s.cmd.Process.Pid)
+		avail0 := statusKB("/proc/meminfo", "MemAvailable:")
+		sleep := max(3000, n*25)
+		payload := []byte(fmt.Sprintf(`{"sleepMs":%d}`, sleep))
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		t0 := time.Now()
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, _, err := s.invoke("idle", payload, false); err != nil {
+					if failed.Add(1) == 1 {
+						fmt.Fprintf(os.Stderr, "density: %v\n", err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		wall := time.Since(t0) - time.Duration(sleep)*time.Millisecond
+		time.Sleep(time.Second)
+		rss1 := rssKB(s.cmd.Process.Pid)
+		avail1 := statusKB("/proc/meminfo", "MemAvailable:")
+		ok := int64(n) - failed.Load()
+		fmt.Printf("density %d idle Go environments: %d created (%d failed), creation ≈ %s (%.2f ms/env), server RSS +%.2f MB/env, host memory +%.2f MB/env\n",
+			n, ok, failed.Load(), wall.Round(time.Millisecond), float64(wall.Milliseconds())/float64(max(ok, 1)),
+			float64(rss1-rss0)/1024/float64(max(ok, 1)), float64(avail0-avail1)/1024/float64(max(ok, 1)))
+		s.stop()
+	}
+	return nil
+}
+
+func serverHasFlag(dir, name string) bool {
+	out, _ := exec.Command(filepath.Join(dir, "stratus"), "server", "-h").CombinedOutput()
+	return strings.Contains(string(out), "-"+name)
+}
