@@ -9,7 +9,8 @@
 // (invokes/s at concurrency 1, 4, 16, 64), cold (cold start end to end per
 // runtime, with the Init Duration the REPORT line gives), density (idle
 // warm environments: creation time, server RSS and host memory per
-// environment).
+// environment), async (Event invokes accepted durably and executed per
+// second).
 package main
 
 import (
@@ -23,12 +24,14 @@ import (
 )
 
 func main() {
-	parts := flag.String("parts", "warm,throughput,cold,density", "comma-separated parts to run")
+	parts := flag.String("parts", "warm,throughput,cold,density,async", "comma-separated parts to run")
 	n := flag.Int("n", 2000, "invocations per latency measurement")
 	dur := flag.Duration("duration", 5*time.Second, "duration of each throughput step")
 	coldN := flag.Int("cold-n", 20, "cold starts per runtime")
 	envs := flag.String("density", "100,1000", "idle environment counts for the density part")
 	quick := flag.Bool("quick", false, "tiny sizes, to check that every part still runs (CI)")
+	flag.IntVar(&benchMemory, "memory", benchMemory, "MemorySize (MB) of the warm/throughput/async function; 1769 MB is one vCPU")
+	flag.StringVar(&benchSandbox, "sandbox", benchSandbox, "sandbox driver of the server: linux or none")
 	flag.Parse()
 	if *quick {
 		*n, *dur, *coldN, *envs = 50, 500*time.Millisecond, 2, "10"
@@ -61,6 +64,8 @@ func main() {
 			err = benchCold(dir, *coldN)
 		case "density":
 			err = benchDensity(dir, *envs)
+		case "async":
+			err = benchAsync(dir, *dur)
 		default:
 			err = fmt.Errorf("unknown part %q", p)
 		}

@@ -12,9 +12,15 @@ import (
 	"time"
 )
 
+// benchMemory and benchSandbox are set by flags (see main).
+var (
+	benchMemory  = 1769
+	benchSandbox = "linux"
+)
+
 // deployNoop starts a server and deploys the Go fixture as name.
 func deployNoop(dir, name string, memory int, args ...string) (*server, error) {
-	s, err := startServer(dir, args...)
+	s, err := startServer(dir, append([]string{"--sandbox", benchSandbox}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +38,7 @@ func deployNoop(dir, name string, memory int, args ...string) (*server, error) {
 
 // benchWarm measures warm synchronous invokes at concurrency 1.
 func benchWarm(dir string, n int) error {
-	s, err := deployNoop(dir, "noop", 128)
+	s, err := deployNoop(dir, "noop", benchMemory)
 	if err != nil {
 		return err
 	}
@@ -63,7 +69,7 @@ func benchWarm(dir string, n int) error {
 
 // benchThroughput measures invokes/s at several concurrencies.
 func benchThroughput(dir string, dur time.Duration) error {
-	s, err := deployNoop(dir, "noop", 128)
+	s, err := deployNoop(dir, "noop", benchMemory)
 	if err != nil {
 		return err
 	}
