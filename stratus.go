@@ -28,12 +28,31 @@ type Function struct {
 	Environment      map[string]string `json:"environment,omitempty"`
 	PackageType      string            `json:"packageType"`
 	TracingMode      string            `json:"tracingMode,omitempty"`
-	Layers           []string          `json:"layers,omitempty"`
+	Layers           []FunctionLayer   `json:"layers,omitempty"`
 	DeadLetterTarget string            `json:"deadLetterTarget,omitempty"`
 	Tags             map[string]string `json:"tags,omitempty"`
 	Code             Code              `json:"code"`
 	RevisionID       string            `json:"revisionId"`
 	LastModified     time.Time         `json:"lastModified"`
+
+	// LastPublished is, on $LATEST, the number of the most recently
+	// published version (0 before the first); version numbers are never
+	// reused, even after deletion. Zero on published versions.
+	LastPublished int `json:"lastPublished,omitempty"`
+	// PublishedRevision is, on $LATEST, the RevisionID that $LATEST had
+	// when version LastPublished was published from it ("" when that
+	// version was deleted): equal to RevisionID when nothing changed
+	// since. On a published version it is the $LATEST RevisionID the
+	// version is a snapshot of.
+	PublishedRevision string `json:"publishedRevision,omitempty"`
+}
+
+// FunctionLayer is one layer version a function uses, with the layer's
+// package, so that a function keeps working after the layer version is
+// deleted (as on AWS).
+type FunctionLayer struct {
+	ARN  string `json:"arn"` // layer version ARN, ...:layer:name:N
+	Code Code   `json:"code"`
 }
 
 // Code describes a stored deployment package (a zip file).
@@ -44,13 +63,16 @@ type Code struct {
 	// Sha256 is the base64 SHA-256 of the zip, as AWS reports CodeSha256.
 	Sha256 string `json:"sha256"`
 	Size   int64  `json:"size"`
+	// UnzippedSize is the total size of the package's files once
+	// unpacked; 0 when unknown (packages stored before it was recorded).
+	UnzippedSize int64 `json:"unzippedSize,omitempty"`
 }
 
 // Clone returns a deep copy of f, so that callers may mutate it freely.
 func (f *Function) Clone() *Function {
 	c := *f
 	c.Architectures = append([]string(nil), f.Architectures...)
-	c.Layers = append([]string(nil), f.Layers...)
+	c.Layers = append([]FunctionLayer(nil), f.Layers...)
 	c.Environment = cloneMap(f.Environment)
 	c.Tags = cloneMap(f.Tags)
 	return &c
@@ -89,7 +111,9 @@ type FunctionService interface {
 	// If update returns an error nothing is stored and that error is
 	// returned. update may run more than once.
 	UpdateFunction(ctx context.Context, name string, update func(*Function) error) (*Function, error)
-	// DeleteFunction removes a function. ENOTFOUND if absent.
+	// DeleteFunction removes a function with all its published versions
+	// and aliases (when the implementation stores them, see
+	// VersionService). ENOTFOUND if absent.
 	DeleteFunction(ctx context.Context, name string) error
 }
 
@@ -111,6 +135,10 @@ type InvokeRequest struct {
 	ClientContext string // decoded client context JSON, sync invokes only
 	TraceID       string // X-Ray trace header, generated when empty
 	TailLog       bool   // return the last 4 KB of the invocation's log
+	// RequestID is the invocation's request id; "" means the invoker
+	// assigns a new one. Asynchronous invocation sets it, so that every
+	// attempt of one event runs under the request id its caller got.
+	RequestID string
 }
 
 // InvokeResponse is the outcome of a synchronous invocation that reached the

@@ -14,7 +14,8 @@ import (
 
 var _ stratus.FunctionService = (*MemoryFunctionService)(nil)
 
-// MemoryFunctionService is an in-memory stratus.FunctionService. It copies
+// MemoryFunctionService is an in-memory stratus.FunctionService,
+// stratus.VersionService and stratus.LayerService. It copies
 // functions in and out, as the durable store does, so callers may mutate
 // what they pass or get. The zero value is not usable; call
 // NewMemoryFunctionService.
@@ -22,6 +23,7 @@ type MemoryFunctionService struct {
 	mu   sync.Mutex
 	code map[string][]byte            // mu guards code
 	fns  map[string]*stratus.Function // mu guards fns
+	vs   versionState                 // mu guards vs: versions, aliases, layers
 }
 
 // NewMemoryFunctionService returns an empty store.
@@ -129,5 +131,6 @@ func (s *MemoryFunctionService) DeleteFunction(_ context.Context, name string) e
 		return stratus.Errorf(stratus.ENOTFOUND, "Function not found: %s", name)
 	}
 	delete(s.fns, name)
+	s.vs.deleteVersionsLocked(name)
 	return nil
 }

@@ -54,6 +54,9 @@ func (s *Store) CreateFunction(ctx context.Context, fn *stratus.Function) error 
 	if err != nil {
 		return fmt.Errorf("encoding function %s: %w", fn.Name, err)
 	}
+	if err := s.purgeLeftovers(ctx, fn.Name); err != nil {
+		return err
+	}
 	rev, err := s.kv.Create(ctx, fn.Name, data)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return stratus.Errorf(stratus.ECONFLICT, "Function already exist: %s", fn.Name)
@@ -110,11 +113,18 @@ func (s *Store) UpdateFunction(ctx context.Context, name string, update func(*st
 	}
 }
 
-// DeleteFunction deletes the function; ENOTFOUND if absent. Its code
-// object is kept (see the package documentation).
+// DeleteFunction deletes the function with its published versions and
+// aliases; ENOTFOUND if absent. Versions and aliases go first, so that an
+// interrupted delete leaves a function that can be deleted again. Code
+// objects are kept (see the package documentation).
 func (s *Store) DeleteFunction(ctx context.Context, name string) error {
 	if !validName(name) {
 		return notFound(name)
+	}
+	if s.lookup(name) != nil {
+		if err := s.deleteVersionsAndAliases(ctx, name); err != nil {
+			return fmt.Errorf("deleting function %s: %w", name, err)
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		e, err := s.kv.Get(ctx, name)

@@ -11,9 +11,22 @@
 // to KV first and then update the cache synchronously, so a node reads its
 // own writes; the watch skips entries older than what the cache holds.
 //
-// Code objects are not deleted with functions, since other functions and
-// published versions may share them. Unreferenced objects are left for a
-// garbage collector that does not exist yet.
+// Published versions and aliases live in the KV bucket "stratus_versions"
+// under "v.<function>.<n>" (JSON of stratus.Function) and
+// "a.<function>.<alias>" (JSON of stratus.Alias); layer versions in the
+// bucket "stratus_layers" under "l.<layer>.<n>" (JSON of
+// stratus.LayerVersion), with the last number handed out for each layer
+// under "n.<layer>". Function, alias and layer names never contain a dot,
+// so these keys cannot collide, and function keys are unchanged from
+// before versions existed. A function's version counter lives in its
+// $LATEST record (Function.LastPublished) and is advanced by the same
+// compare-and-swap that decides whether a new version is due.
+//
+// Code objects (function and layer packages) are not deleted with
+// functions or layer versions, since other functions, published versions
+// and functions using a deleted layer version may share them.
+// Unreferenced objects are left for a garbage collector that does not
+// exist yet.
 package store
 
 import (
@@ -28,7 +41,11 @@ import (
 	"github.com/stratus-dev/stratus"
 )
 
-var _ stratus.FunctionService = (*Store)(nil)
+var (
+	_ stratus.FunctionService = (*Store)(nil)
+	_ stratus.VersionService  = (*Store)(nil)
+	_ stratus.LayerService    = (*Store)(nil)
+)
 
 // Config configures a Store. Use DefaultConfig and override fields.
 type Config struct {
@@ -36,6 +53,10 @@ type Config struct {
 	FunctionsBucket string
 	// CodeBucket is the object store of deployment packages.
 	CodeBucket string
+	// VersionsBucket is the KV bucket of published versions and aliases.
+	VersionsBucket string
+	// LayersBucket is the KV bucket of layer versions.
+	LayersBucket string
 	// Replicas is the JetStream replication factor of both buckets: 1 on
 	// a single node, 3 in a cluster of three or more.
 	Replicas int
@@ -55,6 +76,8 @@ func DefaultConfig() Config {
 	return Config{
 		FunctionsBucket:  "stratus_functions",
 		CodeBucket:       "stratus_code",
+		VersionsBucket:   "stratus_versions",
+		LayersBucket:     "stratus_layers",
 		Replicas:         1,
 		History:          1,
 		MaxUpdateRetries: 50,
@@ -69,6 +92,12 @@ func (c Config) Validate() error {
 	}
 	if c.CodeBucket == "" {
 		errs = append(errs, errors.New("store: CodeBucket is required"))
+	}
+	if c.VersionsBucket == "" {
+		errs = append(errs, errors.New("store: VersionsBucket is required"))
+	}
+	if c.LayersBucket == "" {
+		errs = append(errs, errors.New("store: LayersBucket is required"))
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("store: Replicas must be 1–5, got %d", c.Replicas))
@@ -102,6 +131,12 @@ type Store struct {
 	subMu   sync.Mutex
 	subs    map[int]func(*stratus.Function, bool) // subMu guards subs and nextSub
 	nextSub int
+
+	vkv      jetstream.KeyValue             // versions and aliases
+	versions *kvCache[stratus.Function]     // keys v.<function>.<n>
+	aliases  *kvCache[stratus.Alias]        // keys a.<function>.<alias>
+	lkv      jetstream.KeyValue             // layer versions and counters
+	layers   *kvCache[stratus.LayerVersion] // keys l.<layer>.<n>
 }
 
 // Open creates or binds to the buckets named in cfg, starts the watch and
@@ -152,7 +187,6 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	go s.watch(ready)
 	select {
 	case <-ready:
-		return s, nil
 	case <-s.done:
 		cancel()
 		return nil, fmt.Errorf("loading bucket %s: watch stopped", cfg.FunctionsBucket)
@@ -160,12 +194,62 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		s.Close()
 		return nil, fmt.Errorf("loading bucket %s: %w", cfg.FunctionsBucket, ctx.Err())
 	}
+	if err := s.openVersions(ctx, js); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openVersions creates or binds to the buckets of versions, aliases and
+// layers and loads their caches.
+func (s *Store) openVersions(ctx context.Context, js jetstream.JetStream) error {
+	var err error
+	s.vkv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      s.cfg.VersionsBucket,
+		Description: "Stratus published versions (v.<function>.<n>) and aliases (a.<function>.<alias>)",
+		History:     uint8(s.cfg.History),
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.cfg.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("opening bucket %s: %w", s.cfg.VersionsBucket, err)
+	}
+	s.lkv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      s.cfg.LayersBucket,
+		Description: "Stratus layer versions (l.<layer>.<n>) and version counters (n.<layer>)",
+		History:     uint8(s.cfg.History),
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.cfg.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("opening bucket %s: %w", s.cfg.LayersBucket, err)
+	}
+	if s.versions, err = openKVCache[stratus.Function](ctx, s.vkv, s.cfg.VersionsBucket, "v.>", s.log); err != nil {
+		return err
+	}
+	if s.aliases, err = openKVCache[stratus.Alias](ctx, s.vkv, s.cfg.VersionsBucket, "a.>", s.log); err != nil {
+		return err
+	}
+	if s.layers, err = openKVCache[stratus.LayerVersion](ctx, s.lkv, s.cfg.LayersBucket, "l.>", s.log); err != nil {
+		return err
+	}
+	return nil
 }
 
 // Close stops the watch and waits for its goroutine. After Close the cache
 // no longer follows changes made by other nodes, and subscribers are no
 // longer called. Close always returns nil; it is safe to call twice.
 func (s *Store) Close() error {
+	if s.versions != nil {
+		s.versions.close()
+	}
+	if s.aliases != nil {
+		s.aliases.close()
+	}
+	if s.layers != nil {
+		s.layers.close()
+	}
 	s.cancel()
 	_ = s.watcher.Stop() // fails only when the connection is already closed
 	<-s.done
