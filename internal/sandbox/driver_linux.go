@@ -172,9 +172,9 @@ func (d *Linux) Name() string { return "linux" }
 // once execve has succeeded; an execve or setup failure is returned as an
 // error (errors.Is(err, fs.ErrNotExist) for a missing executable), and
 // nothing is left behind. Canceling ctx kills a sandbox that is still
-// starting. spec.CodeDir and spec.OptDir must be readable by others: the
-// workload runs as an unprivileged uid. MemoryMB 0 means no memory limit,
-// TmpMB 0 a 512 MB /tmp.
+// starting. spec.CodeDir, spec.OptDir and spec.RuntimeDir must be
+// readable by others: the workload runs as an unprivileged uid. MemoryMB 0
+// means no memory limit, TmpMB 0 a 512 MB /tmp.
 func (d *Linux) Start(ctx context.Context, spec Spec) (Handle, error) {
 	if err := validateSpec(spec); err != nil {
 		return nil, fmt.Errorf("starting sandbox %s: %w", spec.ID, err)
@@ -182,8 +182,11 @@ func (d *Linux) Start(ctx context.Context, spec Spec) (Handle, error) {
 	if err := checkShared(spec.CodeDir); err != nil {
 		return nil, fmt.Errorf("starting sandbox %s: %w", spec.ID, err)
 	}
-	if spec.OptDir != "" {
-		if err := checkShared(spec.OptDir); err != nil {
+	for _, dir := range []string{spec.OptDir, spec.RuntimeDir} {
+		if dir == "" {
+			continue
+		}
+		if err := checkShared(dir); err != nil {
 			return nil, fmt.Errorf("starting sandbox %s: %w", spec.ID, err)
 		}
 	}

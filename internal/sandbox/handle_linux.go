@@ -69,16 +69,17 @@ func (h *linuxHandle) start(ctx context.Context, spec Spec) error {
 		return fmt.Errorf("creating staging directory %s: %w", h.staging, err)
 	}
 	cfg, err := encodeShimConfig(&shimConfig{
-		Root:      h.staging,
-		CodeDir:   spec.CodeDir,
-		OptDir:    spec.OptDir,
-		HostBinds: h.d.binds,
-		TmpMB:     spec.TmpMB,
-		UID:       h.d.cfg.UIDBase + h.slot,
-		Hostname:  "localhost",
-		Args:      spec.Args,
-		Env:       runtimeAPIEnv(spec.Env, runtimeAPIAddr.String()),
-		Dir:       spec.Dir,
+		Root:       h.staging,
+		CodeDir:    spec.CodeDir,
+		OptDir:     spec.OptDir,
+		RuntimeDir: spec.RuntimeDir,
+		HostBinds:  h.d.binds,
+		TmpMB:      spec.TmpMB,
+		UID:        h.d.cfg.UIDBase + h.slot,
+		Hostname:   "localhost",
+		Args:       spec.Args,
+		Env:        runtimeAPIEnv(spec.Env, runtimeAPIAddr.String()),
+		Dir:        spec.Dir,
 	})
 	if err != nil {
 		return err

@@ -39,16 +39,17 @@ const maxShimConfig = 1 << 20
 
 // shimConfig is what the driver tells the shim.
 type shimConfig struct {
-	Root      string   // host staging directory that becomes /
-	CodeDir   string   // shown at /var/task
-	OptDir    string   // shown at /opt ("" = empty)
-	HostBinds []string // shown read-only at the same path, sorted
-	TmpMB     int      // size of /tmp
-	UID       int      // uid and gid to run as
-	Hostname  string
-	Args      []string
-	Env       []string
-	Dir       string
+	Root       string   // host staging directory that becomes /
+	CodeDir    string   // shown at /var/task
+	OptDir     string   // shown at /opt ("" = empty)
+	RuntimeDir string   // shown at /var/runtime ("" = empty)
+	HostBinds  []string // shown read-only at the same path, sorted
+	TmpMB      int      // size of /tmp
+	UID        int      // uid and gid to run as
+	Hostname   string
+	Args       []string
+	Env        []string
+	Dir        string
 }
 
 // shimError is a failure inside the shim, as reported to the driver.

@@ -94,6 +94,9 @@ func validateSpec(spec Spec) error {
 	if spec.OptDir != "" && !filepath.IsAbs(spec.OptDir) {
 		errs = append(errs, fmt.Errorf("spec.OptDir %q is not an absolute path", spec.OptDir))
 	}
+	if spec.RuntimeDir != "" && !filepath.IsAbs(spec.RuntimeDir) {
+		errs = append(errs, fmt.Errorf("spec.RuntimeDir %q is not an absolute path", spec.RuntimeDir))
+	}
 	if len(spec.Args) == 0 || !filepath.IsAbs(spec.Args[0]) {
 		errs = append(errs, fmt.Errorf("spec.Args[0] must be an absolute path, got %q", spec.Args))
 	}

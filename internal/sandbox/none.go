@@ -21,10 +21,11 @@ type NoneConfig struct{}
 // None is the "none" driver: each sandbox is a plain child process in its
 // own process group, with no isolation and no limits. It is for hosts
 // that cannot isolate, and only when the operator asks for it. Because
-// /var/task and /opt do not exist on the host, paths under them in Args,
-// Dir and the environment (including colon-separated lists such as PATH)
-// are mapped to CodeDir and OptDir, the working directory defaults to
-// CodeDir and LAMBDA_TASK_ROOT is set to CodeDir. Create it with NewNone.
+// /var/task, /opt and /var/runtime do not exist on the host, paths under
+// them in Args, Dir and the environment (including colon-separated lists
+// such as PATH) are mapped to CodeDir, OptDir and RuntimeDir, the working
+// directory defaults to CodeDir and LAMBDA_TASK_ROOT is set to CodeDir.
+// Create it with NewNone.
 type None struct {
 	cfg NoneConfig
 }
@@ -96,12 +97,15 @@ func hostPath(spec Spec, p string) string {
 	if rest, ok := underDir(p, "/opt"); ok && spec.OptDir != "" {
 		return filepath.Join(spec.OptDir, rest)
 	}
+	if rest, ok := underDir(p, "/var/runtime"); ok && spec.RuntimeDir != "" {
+		return filepath.Join(spec.RuntimeDir, rest)
+	}
 	return p
 }
 
 // hostPathList maps every element of a colon-separated path list.
 func hostPathList(spec Spec, v string) string {
-	if !strings.Contains(v, "/var/task") && !strings.Contains(v, "/opt") {
+	if !strings.Contains(v, "/var/task") && !strings.Contains(v, "/opt") && !strings.Contains(v, "/var/runtime") {
 		return v
 	}
 	parts := strings.Split(v, ":")

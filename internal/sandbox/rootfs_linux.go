@@ -30,7 +30,7 @@ var devLinks = [][2]string{
 //	/            tmpfs, read-only once built
 //	/var/task    cfg.CodeDir, read-only
 //	/opt         cfg.OptDir, read-only (empty when none)
-//	/var/runtime empty
+//	/var/runtime cfg.RuntimeDir, read-only (empty when none)
 //	/tmp         tmpfs of cfg.TmpMB, mode 1777
 //	/dev         null zero full random urandom, links fd stdin stdout stderr
 //	/proc        a proc of the sandbox's pid namespace
@@ -54,6 +54,11 @@ func setupRoot(cfg *shimConfig) error {
 	}
 	if cfg.OptDir != "" {
 		if err := bindReadOnly(cfg.OptDir, root+"/opt"); err != nil {
+			return err
+		}
+	}
+	if cfg.RuntimeDir != "" {
+		if err := bindReadOnly(cfg.RuntimeDir, root+"/var/runtime"); err != nil {
 			return err
 		}
 	}

@@ -40,6 +40,9 @@ type Spec struct {
 	CodeDir string
 	// OptDir is a host directory shown read-only at /opt ("" for empty).
 	OptDir string
+	// RuntimeDir is a host directory shown read-only at /var/runtime, where
+	// managed runtimes keep their Runtime API clients ("" for empty).
+	RuntimeDir string
 	// Args is the command line; Args[0] is an absolute path as seen inside
 	// the sandbox (e.g. /var/task/bootstrap, /usr/bin/python3).
 	Args []string
