@@ -12,13 +12,16 @@ import (
 )
 
 // codeCache unpacks deployment packages from the code store into
-// directories named by code key, once per key.
+// directories named by code key, once per key, and merges layer packages
+// into directories shown at /opt (layers.go).
 type codeCache struct {
 	root string
 	fns  stratus.FunctionService
 
 	mu       sync.Mutex
 	inflight map[string]*codeFetch // mu guards inflight
+
+	opt sync.Map // merged layer directories built so far: set key → true (layers.go)
 }
 
 type codeFetch struct {

@@ -22,7 +22,27 @@ type invokeOutcome struct {
 	oom         bool
 	timedOut    time.Duration // the timeout, when the invocation hit it
 	initOnly    bool          // the environment failed during init
+	start       startKind     // how the environment came to serve the invocation
 	tail        []byte
+}
+
+// startKind says how an invocation got its environment.
+type startKind int
+
+const (
+	startCold        startKind = iota // a new on-demand environment
+	startWarm                         // an idle on-demand environment
+	startProvisioned                  // a provisioned environment
+	numStartKinds
+)
+
+var startKindNames = [numStartKinds]string{"cold", "warm", "provisioned"}
+
+func (k startKind) String() string {
+	if k < 0 || k >= numStartKinds {
+		return "unknown"
+	}
+	return startKindNames[k]
 }
 
 // finish writes the END and REPORT lines (and the timeout line) and takes
@@ -40,14 +60,24 @@ func (o *invokeOutcome) finish(requestID string) {
 // finishInit logs an init failure: INIT_REPORT, then the invocation's
 // START/END/REPORT.
 func (o *invokeOutcome) finishInit(requestID, version string) {
-	o.log.platform(fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s",
-		ms(o.initDur), o.errorType))
+	o.logInitFailure()
 	o.log.platform("START RequestId: " + requestID + " Version: " + version)
 	o.finish(requestID)
 }
 
+// logInitFailure logs the INIT_REPORT line of a failed initialisation.
+func (o *invokeOutcome) logInitFailure() {
+	o.log.platform(fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s",
+		ms(o.initDur), o.errorType))
+}
+
 // reportLine renders the REPORT line of reference §4.2: TAB-separated,
-// with a trailing TAB, Init Duration only on cold starts.
+// with a trailing TAB, Init Duration only on cold starts. After AWS's
+// fields comes Stratus's own "Start Type: cold|warm|provisioned", which
+// tells a provisioned environment's invocation (no Init Duration, as on
+// AWS) from a warm one. Parsers of AWS's format read fields by name and
+// skip unknown ones, as they must for the Status and XRAY fields AWS
+// appends.
 func (o *invokeOutcome) reportLine(requestID string) string {
 	used := int(math.Ceil(float64(o.maxMemBytes) / (1 << 20)))
 	if o.oom || used > o.memoryMB {
@@ -62,7 +92,7 @@ func (o *invokeOutcome) reportLine(requestID string) string {
 	if o.initDur > 0 {
 		line += "Init Duration: " + strconv.FormatFloat(ms(o.initDur), 'f', 2, 64) + " ms\t"
 	}
-	return line
+	return line + "Start Type: " + o.start.String() + "\t"
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -26,6 +26,7 @@ import (
 // TestMain doubles as a real aws-lambda-go function when the router starts
 // the test binary through the bootstrap script below.
 func TestMain(m *testing.M) {
+	sandbox.Init() // the linux driver re-executes the test binary as its init shim (bench_test.go)
 	if os.Getenv("STRATUS_TEST_FUNCTION") == "1" {
 		runFunction()
 		return
@@ -51,7 +52,8 @@ func runFunction() {
 		case "log":
 			fmt.Println("hello from the function")
 		}
-		return map[string]any{"ok": true, "pid": os.Getpid(), "start": time.Now().UnixNano()}, nil
+		return map[string]any{"ok": true, "pid": os.Getpid(), "start": time.Now().UnixNano(),
+			"initType": os.Getenv("AWS_LAMBDA_INITIALIZATION_TYPE")}, nil
 	})
 }
 
