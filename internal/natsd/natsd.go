@@ -25,6 +25,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// MaxPayload is the largest message the server accepts: room for a 1 MiB
+// asynchronous event or queue message with its headers.
+const MaxPayload = 8 << 20
+
 // Config configures the embedded server. Use DefaultConfig and override
 // fields; the zero value is not valid (it has no DataDir and no fsync).
 type Config struct {
@@ -104,6 +108,9 @@ func Start(cfg Config) (*Server, error) {
 		JetStream:  true,
 		StoreDir:   cfg.StoreDir(),
 		SyncAlways: cfg.SyncAlways,
+		// Events and queue messages may be 1 MiB, plus headers; NATS's
+		// default limit is exactly 1 MiB.
+		MaxPayload: MaxPayload,
 	}
 	if cfg.MaxMemory > 0 {
 		opts.JetStreamMaxMemory = cfg.MaxMemory
