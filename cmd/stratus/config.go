@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -23,6 +24,16 @@ type Config struct {
 	KeepAlive    time.Duration
 	LogLevel     string
 	NoSyncAlways bool
+
+	// Execution environments at scale (see router.Config).
+	AccountConcurrency int
+	ScalingRate        int
+	ScalingPeriod      time.Duration
+	MemoryBudget       memorySize // MB; 0 means half the host's memory
+	FreezeDelay        time.Duration
+	ShutdownTimeout    time.Duration
+
+	Async asyncOptions // asynchronous invocation (async.go)
 }
 
 // DefaultConfig returns the defaults of DESIGN.md.
@@ -39,6 +50,14 @@ func DefaultConfig() Config {
 		Sandbox:   "linux",
 		KeepAlive: 5 * time.Minute,
 		LogLevel:  "info",
+
+		AccountConcurrency: 1000,
+		ScalingRate:        1000,
+		ScalingPeriod:      10 * time.Second,
+		FreezeDelay:        10 * time.Millisecond,
+		ShutdownTimeout:    30 * time.Second,
+
+		Async: defaultAsyncOptions(),
 	}
 }
 
@@ -68,6 +87,25 @@ func (c Config) Validate() error {
 	if c.KeepAlive <= 0 {
 		errs = append(errs, fmt.Errorf("--keep-alive %v must be positive", c.KeepAlive))
 	}
+	if c.AccountConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("--account-concurrency %d must be at least 1", c.AccountConcurrency))
+	}
+	if c.ScalingRate < 1 {
+		errs = append(errs, fmt.Errorf("--scaling-rate %d must be at least 1", c.ScalingRate))
+	}
+	if c.ScalingPeriod <= 0 {
+		errs = append(errs, fmt.Errorf("--scaling-period %v must be positive", c.ScalingPeriod))
+	}
+	if c.MemoryBudget != 0 && c.MemoryBudget < 128 {
+		errs = append(errs, fmt.Errorf("--memory-budget %dMB is below 128MB (the smallest function)", c.MemoryBudget))
+	}
+	if c.FreezeDelay < 0 {
+		errs = append(errs, fmt.Errorf("--freeze-delay %v is negative", c.FreezeDelay))
+	}
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout %v is negative", c.ShutdownTimeout))
+	}
+	errs = append(errs, c.Async.validate()...)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -90,6 +128,18 @@ func parseServerFlags(args, environ []string) (Config, error) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (STRATUS_LOG_LEVEL)")
 	fs.BoolVar(&c.NoSyncAlways, "no-sync-always", c.NoSyncAlways,
 		"do not fsync before acknowledging writes: faster, but acknowledged writes of the last ~2 minutes can be lost on an OS crash or power failure (STRATUS_NO_SYNC_ALWAYS)")
+	fs.IntVar(&c.AccountConcurrency, "account-concurrency", c.AccountConcurrency,
+		"the account's concurrency limit: invocations running at once, all functions (STRATUS_ACCOUNT_CONCURRENCY)")
+	fs.IntVar(&c.ScalingRate, "scaling-rate", c.ScalingRate,
+		"new execution environments per --scaling-period one function may start (STRATUS_SCALING_RATE)")
+	fs.DurationVar(&c.ScalingPeriod, "scaling-period", c.ScalingPeriod, "see --scaling-rate (STRATUS_SCALING_PERIOD)")
+	fs.Var(&c.MemoryBudget, "memory-budget",
+		"most memory (sum of MemorySize) of live execution environments, e.g. 4096, 512MB, 8GB; default half the host's memory (STRATUS_MEMORY_BUDGET)")
+	fs.DurationVar(&c.FreezeDelay, "freeze-delay", c.FreezeDelay,
+		"idle time after which an execution environment is frozen (STRATUS_FREEZE_DELAY)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout,
+		"on SIGTERM, how long in-flight invocations may take to finish (STRATUS_SHUTDOWN_TIMEOUT)")
+	c.Async.register(fs)
 	// Environment first, so that explicit flags override it.
 	env := map[string]string{}
 	for _, kv := range environ {
@@ -123,4 +173,35 @@ func parseServerFlags(args, environ []string) (Config, error) {
 		c.DataDir = abs
 	}
 	return c, c.Validate()
+}
+
+// memorySize is a flag value in MB: a number of MB, or a number with a
+// unit (MB, MiB, M, GB, GiB, G; binary multiples either way).
+type memorySize int
+
+func (m *memorySize) String() string {
+	if m == nil || *m == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(*m)) + "MB"
+}
+
+func (m *memorySize) Set(s string) error {
+	t := strings.TrimSpace(s)
+	mult := 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"GiB", 1024}, {"GB", 1024}, {"G", 1024}, {"MiB", 1}, {"MB", 1}, {"M", 1}} {
+		if v, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(v), u.mult
+			break
+		}
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q is not a size like 4096, 512MB or 8GB", s)
+	}
+	*m = memorySize(n * mult)
+	return nil
 }

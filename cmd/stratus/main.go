@@ -24,6 +24,7 @@ const usage = `Stratus: a self-hosted serverless platform that speaks AWS's cont
 Usage:
   stratus server [flags]          run the platform (see stratus server -h)
   stratus logs NAME [--follow]    print a function's logs
+  stratus status                  print environments, concurrency and provisioned readiness
   stratus version                 print the version
 
 `
@@ -41,6 +42,8 @@ func run(ctx context.Context, args, environ []string) int {
 		return runServer(ctx, args[1:], environ)
 	case "logs":
 		return runLogs(ctx, args[1:], environ)
+	case "status":
+		return runStatus(ctx, args[1:], environ)
 	case "version", "--version", "-v":
 		fmt.Println("stratus", version)
 		return 0

@@ -14,13 +14,19 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/stratus-dev/stratus/internal/async"
 	"github.com/stratus-dev/stratus/internal/lambdaapi"
 	"github.com/stratus-dev/stratus/internal/logs"
 	"github.com/stratus-dev/stratus/internal/natsd"
 	"github.com/stratus-dev/stratus/internal/pkgzip"
 	"github.com/stratus-dev/stratus/internal/router"
 	"github.com/stratus-dev/stratus/internal/sandbox"
+	"github.com/stratus-dev/stratus/internal/sqs"
 	"github.com/stratus-dev/stratus/internal/store"
+	"github.com/stratus-dev/stratus/runtimes"
 )
 
 // Main is a running Stratus server: every component, wired. Tests drive it
@@ -37,9 +43,16 @@ type Main struct {
 	store    *store.Store
 	logs     *logs.Logs
 	router   *router.Router
+	conc     *store.Concurrency
+	stopConc func() // unsubscribes the router from concurrency settings
 	http     *http.Server
 	listener net.Listener
 	served   chan struct{}
+
+	async          *async.Service
+	stopAsyncWatch func() // unsubscribes async from function deletions
+
+	queues queueServices // SQS and event source mappings (queues.go)
 }
 
 // Run starts the server and returns once it accepts requests. On error,
@@ -79,14 +92,38 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("opening the log store: %w", err)
 	}
 
+	ccfg := store.DefaultConcurrencyConfig()
+	ccfg.Key = c.AccountID
+	ccfg.Logger = lg.With("component", "store")
+	if m.conc, err = store.OpenConcurrency(ctx, js, ccfg); err != nil {
+		return fmt.Errorf("opening the concurrency settings: %w", err)
+	}
+	metrics := prometheus.NewRegistry()
 	rcfg := router.DefaultConfig()
 	rcfg.Region, rcfg.AccountID = c.Region, c.AccountID
 	rcfg.CodeDir = filepath.Join(c.DataDir, "code")
+	rcfg.Runtimes, rcfg.RuntimeDir = runtimes.FS(), filepath.Join(c.DataDir, "runtime")
 	rcfg.KeepAlive = c.KeepAlive
+	rcfg.AccountConcurrency = c.AccountConcurrency
+	rcfg.ScaleRate, rcfg.ScalePeriod = c.ScalingRate, c.ScalingPeriod
+	if c.MemoryBudget > 0 {
+		rcfg.MemoryBudgetMB = int(c.MemoryBudget)
+	}
+	rcfg.FreezeDelay = c.FreezeDelay
+	rcfg.Registerer = metrics
 	rcfg.Logger = lg.With("component", "router")
 	if m.router, err = router.New(rcfg, m.store, m.driver, m.logs); err != nil {
 		return fmt.Errorf("starting the router: %w", err)
 	}
+	m.stopConc = m.wireConcurrency(ctx)
+	if err := m.openAsync(ctx, js, metrics); err != nil {
+		return err
+	}
+	if err := m.openQueues(ctx, js); err != nil {
+		return err
+	}
+	m.setAsyncQueues(m.queues.sqs) // dead-letter queues and queue destinations
+	metricsHandler := promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})
 
 	lambda := lambdaapi.New(lambdaapi.Config{
 		Region:    c.Region,
@@ -94,6 +131,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		HostArch:  hostArch(),
 		Limits:    pkgzip.DefaultLimits(),
 		Logger:    lg.With("component", "lambda"),
+
+		AccountConcurrency: c.AccountConcurrency,
+		Concurrency:        m.conc,
+		Async:              m.async,
+		EventInvokeConfigs: m.async,
+		RuntimeVersion:     m.router.RuntimeVersion,
+
+		EventSourceMappings: m.queues.esm,
 	}, m.store, m.router)
 	logsAPI := m.logs.Handler()
 
@@ -103,9 +148,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			lambda.ServeHTTP(w, r)
 		case logs.Match(r):
 			logsAPI.ServeHTTP(w, r)
+		case sqs.Match(r):
+			m.queues.api.ServeHTTP(w, r)
 		case r.URL.Path == "/_stratus/health":
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"status":"ok"}`)
+		case r.URL.Path == "/metrics":
+			metricsHandler.ServeHTTP(w, r)
+		case r.URL.Path == statusPath:
+			m.serveStatus(w, r)
 		default:
 			lambda.ServeHTTP(w, r) // answers with an AWS-style error
 		}
@@ -129,19 +180,36 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	return nil
 }
 
-// Close stops accepting requests, lets requests in flight finish (up to a
-// bound), stops every environment and closes the stores.
+// Close stops accepting requests and invocations, lets invocations in
+// flight finish (up to Config.ShutdownTimeout), stops every environment
+// (SIGTERM, then SIGKILL after 2 s) and closes the stores.
 func (m *Main) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+	defer cancel()
+	if m.router != nil {
+		// New invocations are refused from here on, whoever makes them;
+		// the edge listener closes next.
+		go func() { _ = m.router.Shutdown(ctx) }()
+	}
 	if m.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		_ = m.http.Shutdown(ctx)
-		cancel()
+		if err := m.http.Shutdown(ctx); err != nil {
+			_ = m.http.Close() // the bound passed: cut what is left
+		}
 		<-m.served
 	} else if m.listener != nil {
 		_ = m.listener.Close()
 	}
+	m.closeAsync()
+	m.closeQueues()
 	if m.router != nil {
+		_ = m.router.Shutdown(ctx) // invocations not made over HTTP
+		if m.stopConc != nil {
+			m.stopConc()
+		}
 		_ = m.router.Close()
+	}
+	if m.conc != nil {
+		_ = m.conc.Close()
 	}
 	if c, ok := m.driver.(io.Closer); ok {
 		_ = c.Close()

@@ -34,6 +34,8 @@ type functionConfiguration struct {
 	EphemeralStorage ephemeralResponse    `json:"EphemeralStorage"`
 	SnapStart        snapStartResponse    `json:"SnapStart"`
 	LoggingConfig    loggingResponse      `json:"LoggingConfig"`
+
+	RuntimeVersionConfig *runtimeVersionConfig `json:"RuntimeVersionConfig,omitempty"`
 }
 
 type environmentResponse struct {
@@ -49,7 +51,8 @@ type deadLetterResponse struct {
 }
 
 type layerResponse struct {
-	Arn string `json:"Arn"`
+	Arn      string `json:"Arn"`
+	CodeSize int64  `json:"CodeSize"`
 }
 
 type ephemeralResponse struct {
@@ -107,6 +110,8 @@ func (h *Handler) configuration(fn *stratus.Function) *functionConfiguration {
 		EphemeralStorage: ephemeralResponse{Size: fn.EphemeralStorage},
 		SnapStart:        snapStartResponse{ApplyOn: "None", OptimizationStatus: "Off"},
 		LoggingConfig:    loggingResponse{LogFormat: "Text", LogGroup: logGroup(fn.Name)},
+
+		RuntimeVersionConfig: h.runtimeVersionConfig(fn.Runtime),
 	}
 	if len(fn.Environment) > 0 {
 		c.Environment = &environmentResponse{Variables: fn.Environment}
@@ -118,7 +123,7 @@ func (h *Handler) configuration(fn *stratus.Function) *functionConfiguration {
 		c.DeadLetterConfig = &deadLetterResponse{TargetArn: fn.DeadLetterTarget}
 	}
 	for _, l := range fn.Layers {
-		c.Layers = append(c.Layers, layerResponse{Arn: l})
+		c.Layers = append(c.Layers, layerResponse{Arn: l.ARN, CodeSize: l.Code.Size})
 	}
 	if c.PackageType == "" {
 		c.PackageType = "Zip"
@@ -134,6 +139,7 @@ func (h *Handler) configuration(fn *stratus.Function) *functionConfiguration {
 func (h *Handler) listItem(fn *stratus.Function) *functionConfiguration {
 	c := h.configuration(fn)
 	c.State, c.LastUpdateStatus = "", ""
+	c.RuntimeVersionConfig = nil
 	return c
 }
 
@@ -142,6 +148,7 @@ type getFunctionResponse struct {
 	Configuration *functionConfiguration `json:"Configuration"`
 	Code          codeLocation           `json:"Code"`
 	Tags          map[string]string      `json:"Tags,omitempty"`
+	Concurrency   *reservedConcurrency   `json:"Concurrency,omitempty"`
 }
 
 type codeLocation struct {

@@ -90,10 +90,10 @@ func TestThrottleError(t *testing.T) {
 func TestUnknownOperation(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct{ method, path string }{
-		{"POST", "/2015-03-31/functions/f/versions"},
-		{"GET", "/2015-03-31/functions/f/aliases"},
-		{"PUT", "/2017-10-31/functions/f/concurrency"},
-		{"GET", "/2018-10-31/layers"},
+		{"GET", "/2015-03-31/functions/f/versions/1"},
+		{"PATCH", "/2015-03-31/functions/f/aliases/live"},
+		{"POST", "/2017-10-31/functions/f/concurrency"},
+		{"PUT", "/2018-10-31/layers"},
 		{"POST", "/2021-11-15/functions/f/response-streaming-invocations"},
 		{"PATCH", "/2015-03-31/functions/f"},
 		{"GET", "/2015-03-31/functions/f/invocations"},

@@ -26,19 +26,41 @@ func (h *Handler) createFunction(w http.ResponseWriter, r *http.Request, _ strin
 		return err
 	}
 	ctx := r.Context()
+	var vs stratus.VersionService
+	if req.Publish {
+		if vs, err = h.versionService(); err != nil {
+			return err
+		}
+	}
+	if len(req.Layers) > 0 {
+		if fn.Layers, err = h.resolveLayers(ctx, req.Layers); err != nil {
+			return err
+		}
+		if err := h.checkTotalSize(ctx, fn.Code, fn.Layers); err != nil {
+			return err
+		}
+	}
 	if _, err := h.fns.Function(ctx, fn.Name); err == nil {
 		return conflict(fn.Name)
 	} else if stratus.ErrorCode(err) != stratus.ENOTFOUND {
 		return err
 	}
+	unzipped := fn.Code.UnzippedSize
 	if fn.Code, err = h.fns.PutCode(ctx, zip); err != nil {
 		return err
 	}
+	fn.Code.UnzippedSize = unzipped
 	if err := h.fns.CreateFunction(ctx, fn); err != nil {
 		if stratus.ErrorCode(err) == stratus.ECONFLICT {
 			return conflict(fn.Name)
 		}
 		return err
+	}
+	if req.Publish { // version 1, whose configuration is the answer
+		name := fn.Name
+		if fn, _, err = vs.PublishVersion(ctx, name, nil, h.snapshot(nil)); err != nil {
+			return h.orNotFound(err, name, "")
+		}
 	}
 	awsapi.WriteJSON(w, http.StatusCreated, h.configuration(fn))
 	return nil
@@ -84,9 +106,6 @@ func (h *Handler) newFunction(req *createFunctionRequest) (*stratus.Function, []
 	if deref(req.CodeSigningConfigArn) != "" {
 		return nil, nil, unsupported("CodeSigningConfigArn is not supported by this server.")
 	}
-	if req.Publish {
-		return nil, nil, errVersionsUnsupported()
-	}
 	if req.Runtime == nil {
 		return nil, nil, invalidf("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
 	}
@@ -121,11 +140,8 @@ func (h *Handler) newFunction(req *createFunctionRequest) (*stratus.Function, []
 	if len(fn.Tags) == 0 {
 		fn.Tags = nil
 	}
+	fn.Code.UnzippedSize = info.UnzippedBytes // the rest of Code once stored
 	return fn, req.Code.ZipFile, nil
-}
-
-func errVersionsUnsupported() error {
-	return unsupported("Publishing versions is not supported by this server yet; call without Publish.")
 }
 
 // checkCode validates the Code member of a request: only ZipFile is
@@ -157,49 +173,54 @@ func (h *Handler) maxZip() int64 {
 }
 
 // lookup parses a FunctionName path parameter with ?Qualifier= and fetches
-// the function; only $LATEST exists until versions do.
+// what it names: $LATEST, a published version, or an alias's version.
 func (h *Handler) lookup(r *http.Request, arg string) (functionRef, *stratus.Function, error) {
 	ref, err := h.parseFunctionParam(arg, r.URL.Query().Get("Qualifier"))
 	if err != nil {
 		return ref, nil, err
 	}
-	fn, err := h.fns.Function(r.Context(), ref.Name)
-	if err != nil {
-		return ref, nil, h.orNotFound(err, ref.Name, "")
-	}
-	if !isLatest(ref.Qualifier) {
-		return ref, nil, notFound(h, ref.Name, ref.Qualifier)
-	}
-	return ref, fn, nil
+	fn, err := h.resolveQualified(r.Context(), ref)
+	return ref, fn, err
 }
 
 // getFunction serves GetFunction: GET /2015-03-31/functions/{name}.
+// Tags belong to the function, whichever version is asked for.
 func (h *Handler) getFunction(w http.ResponseWriter, r *http.Request, arg string) error {
-	_, fn, err := h.lookup(r, arg)
+	ref, fn, err := h.lookup(r, arg)
 	if err != nil {
 		return err
 	}
+	tags := fn.Tags
+	if fn.Version != stratus.LatestVersion {
+		latest, err := h.fns.Function(r.Context(), ref.Name)
+		if err != nil {
+			return h.orNotFound(err, ref.Name, "")
+		}
+		tags = latest.Tags
+	}
 	awsapi.WriteJSON(w, http.StatusOK, &getFunctionResponse{
-		Configuration: h.configuration(fn),
+		Configuration: h.qualifiedConfiguration(ref, fn),
 		Code:          codeLocation{RepositoryType: "S3", Location: codeURL(r, fn.Code)},
-		Tags:          fn.Tags,
+		Tags:          tags,
+		Concurrency:   h.functionConcurrency(r.Context(), ref.Name),
 	})
 	return nil
 }
 
 // getFunctionConfiguration serves GET /2015-03-31/functions/{name}/configuration.
 func (h *Handler) getFunctionConfiguration(w http.ResponseWriter, r *http.Request, arg string) error {
-	_, fn, err := h.lookup(r, arg)
+	ref, fn, err := h.lookup(r, arg)
 	if err != nil {
 		return err
 	}
-	awsapi.WriteJSON(w, http.StatusOK, h.configuration(fn))
+	awsapi.WriteJSON(w, http.StatusOK, h.qualifiedConfiguration(ref, fn))
 	return nil
 }
 
-// deleteFunction serves DELETE /2015-03-31/functions/{name} → 204. A
-// qualifier deletes one version: $LATEST cannot be deleted that way, and
-// no other version exists yet.
+// deleteFunction serves DELETE /2015-03-31/functions/{name} → 204: the
+// function with all its versions and aliases. A qualifier deletes one
+// published version: not $LATEST, not an alias, and not a version an
+// alias routes to (ResourceConflictException).
 func (h *Handler) deleteFunction(w http.ResponseWriter, r *http.Request, arg string) error {
 	ref, err := h.parseFunctionParam(arg, r.URL.Query().Get("Qualifier"))
 	if err != nil {
@@ -213,7 +234,18 @@ func (h *Handler) deleteFunction(w http.ResponseWriter, r *http.Request, arg str
 		if ref.Qualifier == stratus.LatestVersion {
 			return invalidf("$LATEST version cannot be deleted without deleting the function.")
 		}
-		return notFound(h, ref.Name, ref.Qualifier)
+		if !isVersionNumber(ref.Qualifier) {
+			return invalidf("Deletion of aliases is not supported by DeleteFunction; use DeleteAlias to delete alias %s.", ref.Qualifier)
+		}
+		vs, ok := h.fns.(stratus.VersionService)
+		if !ok {
+			return notFound(h, ref.Name, ref.Qualifier)
+		}
+		if err := vs.DeleteVersion(ctx, ref.Name, ref.Qualifier); err != nil {
+			return h.orNotFound(err, ref.Name, ref.Qualifier)
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
 	if err := h.fns.DeleteFunction(ctx, ref.Name); err != nil {
 		return h.orNotFound(err, ref.Name, "")

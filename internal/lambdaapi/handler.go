@@ -1,14 +1,15 @@
 // Package lambdaapi serves the AWS Lambda API (rest-json protocol, signing
-// name "lambda"): the control plane for functions and tags, account
-// settings, and the Invoke data plane.
+// name "lambda"): the control plane for functions, versions, aliases,
+// layers and tags, account settings, and the Invoke data plane.
 //
 // The handler speaks AWS's wire formats exactly — paths, status codes,
 // headers, JSON member names, error codes and messages — and reaches
-// functions only through stratus.FunctionService and stratus.Invoker.
-// Every response, success or error, carries an x-amzn-RequestId header.
+// functions only through stratus.FunctionService (with its optional
+// stratus.VersionService and stratus.LayerService, found by type
+// assertion) and stratus.Invoker. Every response, success or error,
+// carries an x-amzn-RequestId header.
 //
-// Operations not implemented yet (versions, aliases, concurrency, layers,
-// event source mappings, function URLs, policies, streaming invoke...) get
+// Operations not implemented yet (function URLs, policies, streaming invoke...) get
 // 404 UnknownOperationException, so a client fails fast instead of
 // retrying. Settings that would be stored but could not take effect are
 // rejected with InvalidParameterValueException (DESIGN principle 4).
@@ -45,6 +46,20 @@ type Config struct {
 	// AccountConcurrency is reported by GetAccountSettings as
 	// ConcurrentExecutions; zero means 1000.
 	AccountConcurrency int
+	// Concurrency stores reserved and provisioned concurrency settings;
+	// nil makes those operations fail as unsupported.
+	Concurrency stratus.ConcurrencyService
+	// Async queues Event invocations and EventInvokeConfigs stores their
+	// configurations; nil refuses Event invokes and those operations.
+	Async              stratus.AsyncInvoker
+	EventInvokeConfigs stratus.EventInvokeConfigService
+	// RuntimeVersion reports the version of the interpreter that runs
+	// functions of a managed runtime ("" if none or unknown); it becomes
+	// RuntimeVersionConfig. nil omits RuntimeVersionConfig.
+	RuntimeVersion func(runtime string) string
+	// EventSourceMappings stores and runs event source mappings; nil
+	// makes those operations fail as unsupported.
+	EventSourceMappings stratus.EventSourceMappingService
 	// Logger receives 5xx errors; nil discards them.
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
@@ -119,6 +134,10 @@ func New(cfg Config, fns stratus.FunctionService, inv stratus.Invoker) *Handler 
 	}
 	h := &Handler{cfg: cfg, fns: fns, inv: inv}
 	h.routes = h.functionRoutes()
+	h.routes = append(h.routes, h.eventInvokeConfigRoutes()...)
+	h.routes = append(h.routes, h.versioningRoutes()...)
+	h.routes = append(h.routes, h.concurrencyRoutes()...)
+	h.routes = append(h.routes, h.esmRoutes()...)
 	return h
 }
 

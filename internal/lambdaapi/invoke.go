@@ -30,9 +30,8 @@ var (
 //
 // RequestResponse answers 200 with the function's bytes as the body
 // whether or not the function failed (X-Amz-Function-Error says so).
-// DryRun answers 204 when the function exists. Event is refused with
-// InvalidParameterValueException until asynchronous invocation exists:
-// a 202 would promise a delivery nobody makes.
+// DryRun answers 204 when the function exists. Event answers 202 once the
+// event is stored durably (see invokeEvent).
 func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, arg string) {
 	req, typ, err := h.decodeInvoke(r, arg)
 	if err != nil {
@@ -48,7 +47,7 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, arg string) {
 		setRequestID(w, awsapi.NewRequestID())
 		w.WriteHeader(http.StatusNoContent)
 	case stratus.Event:
-		h.writeError(w, r, unsupported("Event invocation is not supported by this server yet; invoke with InvocationType RequestResponse."))
+		h.invokeEvent(w, r, req)
 	default:
 		resp, err := h.inv.Invoke(r.Context(), req)
 		if err != nil {
@@ -59,16 +58,10 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, arg string) {
 	}
 }
 
-// dryRun checks that the function exists. Only $LATEST exists until
-// versions and aliases do.
+// dryRun checks that the function, version or alias exists.
 func (h *Handler) dryRun(r *http.Request, req *stratus.InvokeRequest) error {
-	if _, err := h.fns.Function(r.Context(), req.FunctionName); err != nil {
-		return h.orNotFound(err, req.FunctionName, req.Qualifier)
-	}
-	if !isLatest(req.Qualifier) {
-		return notFound(h, req.FunctionName, req.Qualifier)
-	}
-	return nil
+	_, err := h.resolveQualified(r.Context(), functionRef{Name: req.FunctionName, Qualifier: req.Qualifier})
+	return err
 }
 
 // decodeInvoke parses and checks everything about an Invoke request that

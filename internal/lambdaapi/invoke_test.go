@@ -82,7 +82,7 @@ func TestInvokeErrors(t *testing.T) {
 	}{
 		{"bad invocation type", invokePath, "{}", []string{"X-Amz-Invocation-Type", "Sometimes"}, 400, vex, "invocationType"},
 		{"bad log type", invokePath, "{}", []string{"X-Amz-Log-Type", "All"}, 400, vex, "logType"},
-		{"event not yet", invokePath, "{}", []string{"X-Amz-Invocation-Type", "Event"}, 400, ipve, "Event invocation is not supported by this server yet"},
+		{"event without async", invokePath, "{}", []string{"X-Amz-Invocation-Type", "Event"}, 400, ipve, "Event invocation is not configured on this server"},
 		{"too large", invokePath, big, nil, 413, "RequestEntityTooLargeException", "Request must be smaller than 6291456 bytes for the InvokeFunction operation"},
 		{"event too large", invokePath, big[:1048577], []string{"X-Amz-Invocation-Type", "Event"}, 413, "RequestEntityTooLargeException", "1048577 byte payload is too large for the Event invocation type (limit 1048576 bytes)"},
 		{"not json", invokePath, "hello", nil, 400, "InvalidRequestContentException", "Could not parse request body into json: "},

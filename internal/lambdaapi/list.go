@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
+
+	"github.com/stratus-dev/stratus"
 
 	"github.com/stratus-dev/stratus/internal/awsapi"
 	"github.com/stratus-dev/stratus/internal/pkgzip"
@@ -21,7 +24,7 @@ type listFunctionsResponse struct {
 
 // listFunctions serves GET /2015-03-31/functions/. The Marker is opaque to
 // clients: the base64url of the last name of the previous page.
-// FunctionVersion=ALL lists every version, which today is $LATEST only;
+// FunctionVersion=ALL lists every published version too (listAllVersions);
 // MasterRegion selects Lambda@Edge replicas, of which there are none.
 func (h *Handler) listFunctions(w http.ResponseWriter, r *http.Request, _ string) error {
 	q := r.URL.Query()
@@ -42,13 +45,19 @@ func (h *Handler) listFunctions(w http.ResponseWriter, r *http.Request, _ string
 	if v := q.Get("FunctionVersion"); v != "" && v != "ALL" {
 		return constraint(v, "functionVersion", "Member must satisfy enum value set: [ALL]")
 	}
-	after := ""
+	all := q.Get("FunctionVersion") == "ALL"
+	after, afterVersion := "", -1 // resume after this function (and version, with ALL)
 	if m := q.Get("Marker"); m != "" {
 		b, err := base64.RawURLEncoding.DecodeString(m)
-		if err != nil || !isFunctionName(string(b)) {
+		name, v, hasVersion := strings.Cut(string(b), ":")
+		n, verr := strconv.Atoi(v)
+		if err != nil || !isFunctionName(name) || hasVersion && (verr != nil || n < 0) {
 			return invalidf("Invalid Marker: %s", m)
 		}
-		after = string(b)
+		after = name
+		if hasVersion {
+			afterVersion = n
+		}
 	}
 	resp := listFunctionsResponse{Functions: []*functionConfiguration{}}
 	if q.Get("MasterRegion") != "" {
@@ -59,12 +68,57 @@ func (h *Handler) listFunctions(w http.ResponseWriter, r *http.Request, _ string
 	if err != nil {
 		return err
 	}
+	if all {
+		return h.listAllVersions(w, r, fns, after, afterVersion, max)
+	}
 	i := sort.Search(len(fns), func(i int) bool { return fns[i].Name > after })
 	for ; i < len(fns) && len(resp.Functions) < max; i++ {
 		resp.Functions = append(resp.Functions, h.listItem(fns[i]))
 	}
 	if i < len(fns) && len(resp.Functions) > 0 {
 		resp.NextMarker = base64.RawURLEncoding.EncodeToString([]byte(fns[i-1].Name))
+	}
+	awsapi.WriteJSON(w, http.StatusOK, &resp)
+	return nil
+}
+
+// listAllVersions serves ListFunctions with FunctionVersion=ALL: every
+// function's $LATEST (with a qualified ARN) followed by its published
+// versions. The marker is "name:n" of the last item, n = 0 for $LATEST.
+func (h *Handler) listAllVersions(w http.ResponseWriter, r *http.Request, fns []*stratus.Function, after string, afterVersion, max int) error {
+	resp := listFunctionsResponse{Functions: []*functionConfiguration{}}
+	vs, _ := h.fns.(stratus.VersionService)
+	last := ""
+	i := sort.Search(len(fns), func(i int) bool { return fns[i].Name >= after })
+	for ; i < len(fns); i++ {
+		items := []*stratus.Function{fns[i]}
+		if vs != nil {
+			versions, err := vs.Versions(r.Context(), fns[i].Name)
+			if err != nil && stratus.ErrorCode(err) != stratus.ENOTFOUND {
+				return err
+			}
+			items = append(items, versions...)
+		}
+		for _, fn := range items {
+			n, _ := strconv.Atoi(fn.Version) // 0 for $LATEST
+			if fn.Name == after && n <= afterVersion {
+				continue
+			}
+			if fn.Name == after && afterVersion < 0 {
+				break // an unversioned marker resumes after the whole function
+			}
+			if len(resp.Functions) == max {
+				resp.NextMarker = base64.RawURLEncoding.EncodeToString([]byte(last))
+				awsapi.WriteJSON(w, http.StatusOK, &resp)
+				return nil
+			}
+			c := h.listItem(fn)
+			if fn.Version == stratus.LatestVersion {
+				c.FunctionArn = FunctionARN(h.cfg.Region, h.cfg.AccountID, fn.Name, stratus.LatestVersion)
+			}
+			resp.Functions = append(resp.Functions, c)
+			last = fn.Name + ":" + strconv.Itoa(n)
+		}
 	}
 	awsapi.WriteJSON(w, http.StatusOK, &resp)
 	return nil
@@ -97,6 +151,10 @@ func (h *Handler) getAccountSettings(w http.ResponseWriter, r *http.Request, _ s
 	if err != nil {
 		return err
 	}
+	unreserved, err := h.unreservedConcurrency(r.Context())
+	if err != nil {
+		return err
+	}
 	lim := h.cfg.Limits
 	d := pkgzip.DefaultLimits()
 	resp := accountSettingsResponse{
@@ -105,7 +163,7 @@ func (h *Handler) getAccountSettings(w http.ResponseWriter, r *http.Request, _ s
 			CodeSizeUnzipped:               orDefault(lim.MaxUnzippedBytes, d.MaxUnzippedBytes),
 			CodeSizeZipped:                 orDefault(lim.MaxZipBytes, d.MaxZipBytes),
 			ConcurrentExecutions:           h.cfg.AccountConcurrency,
-			UnreservedConcurrentExecutions: h.cfg.AccountConcurrency,
+			UnreservedConcurrentExecutions: unreserved,
 		},
 		AccountUsage: accountUsage{FunctionCount: int64(len(fns))},
 	}

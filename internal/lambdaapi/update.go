@@ -54,11 +54,24 @@ func (h *Handler) updateFunctionConfiguration(w http.ResponseWriter, r *http.Req
 	if err := req.validate(ref.Name); err != nil {
 		return err
 	}
-	fn, err := h.fns.UpdateFunction(r.Context(), ref.Name, func(fn *stratus.Function) error {
+	ctx := r.Context()
+	var layers []stratus.FunctionLayer
+	if req.Layers != nil { // replaces the list; an empty one removes every layer
+		if layers, err = h.resolveLayers(ctx, req.Layers); err != nil {
+			return err
+		}
+	}
+	fn, err := h.fns.UpdateFunction(ctx, ref.Name, func(fn *stratus.Function) error {
 		if err := checkRevision(req.RevisionId, fn); err != nil {
 			return err
 		}
 		req.apply(fn)
+		if req.Layers != nil {
+			fn.Layers = layers
+			if err := h.checkTotalSize(ctx, fn.Code, fn.Layers); err != nil {
+				return err
+			}
+		}
 		if ri, err := lookupRuntime(fn.Runtime); err == nil && !ri.NeedsBootstrap && fn.Handler == "" {
 			return invalidf("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
 		}
@@ -74,7 +87,8 @@ func (h *Handler) updateFunctionConfiguration(w http.ResponseWriter, r *http.Req
 
 // updateFunctionCode serves PUT /2015-03-31/functions/{name}/code. With
 // DryRun the request is validated and the current configuration returned;
-// nothing is stored.
+// nothing is stored. With Publish the new $LATEST is published as a
+// version in the same compare-and-swap, and the answer is that version.
 func (h *Handler) updateFunctionCode(w http.ResponseWriter, r *http.Request, arg string) error {
 	ref, err := h.unqualified(arg)
 	if err != nil {
@@ -88,8 +102,11 @@ func (h *Handler) updateFunctionCode(w http.ResponseWriter, r *http.Request, arg
 	if err != nil {
 		return err
 	}
+	var vs stratus.VersionService
 	if req.Publish {
-		return errVersionsUnsupported()
+		if vs, err = h.versionService(); err != nil {
+			return err
+		}
 	}
 	if req.Architectures != nil {
 		if err := h.validateArchitectures(req.Architectures); err != nil {
@@ -123,7 +140,8 @@ func (h *Handler) updateFunctionCode(w http.ResponseWriter, r *http.Request, arg
 	if err != nil {
 		return err
 	}
-	fn, err := h.fns.UpdateFunction(ctx, ref.Name, func(fn *stratus.Function) error {
+	code.UnzippedSize = info.UnzippedBytes
+	update := func(fn *stratus.Function) error {
 		if err := checkRevision(req.RevisionId, fn); err != nil {
 			return err
 		}
@@ -136,13 +154,22 @@ func (h *Handler) updateFunctionCode(w http.ResponseWriter, r *http.Request, arg
 				return err
 			}
 		}
+		if err := h.checkTotalSize(ctx, code, fn.Layers); err != nil {
+			return err
+		}
 		fn.Code = code
 		if req.Architectures != nil {
 			fn.Architectures = req.Architectures
 		}
 		h.touch(fn)
 		return nil
-	})
+	}
+	var fn *stratus.Function
+	if req.Publish {
+		fn, _, err = vs.PublishVersion(ctx, ref.Name, update, h.snapshot(nil))
+	} else {
+		fn, err = h.fns.UpdateFunction(ctx, ref.Name, update)
+	}
 	if err != nil {
 		return h.orNotFound(err, ref.Name, "")
 	}

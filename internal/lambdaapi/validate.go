@@ -122,7 +122,9 @@ func (s *functionSettings) validate(name string) error {
 // storing and ignoring them.
 func (s *functionSettings) validateUnsupported(name string) error {
 	if s.DeadLetterConfig != nil && deref(s.DeadLetterConfig.TargetArn) != "" {
-		return unsupported("DeadLetterConfig is not supported by this server yet.")
+		if err := validateDeadLetterTarget(*s.DeadLetterConfig.TargetArn); err != nil {
+			return err
+		}
 	}
 	if s.VpcConfig != nil && (len(s.VpcConfig.SubnetIds) > 0 || len(s.VpcConfig.SecurityGroupIds) > 0) {
 		return unsupported("VpcConfig is not supported by this server: functions cannot be attached to a VPC.")
@@ -132,9 +134,6 @@ func (s *functionSettings) validateUnsupported(name string) error {
 	}
 	if len(s.FileSystemConfigs) > 0 {
 		return unsupported("FileSystemConfigs is not supported by this server: EFS cannot be mounted.")
-	}
-	if len(s.Layers) > 0 {
-		return unsupported("Layers are not supported by this server yet.")
 	}
 	if len(s.ImageConfig) > 0 {
 		return unsupported("ImageConfig is not supported by this server: container images are not supported.")
@@ -266,9 +265,7 @@ func (s *functionSettings) apply(fn *stratus.Function) {
 	if s.DeadLetterConfig != nil {
 		fn.DeadLetterTarget = deref(s.DeadLetterConfig.TargetArn)
 	}
-	if s.Layers != nil {
-		fn.Layers = nil
-	}
+	// Layers need the layer store: the handler resolves and sets them.
 }
 
 func setIf(dst *string, src *string) {
