@@ -52,8 +52,9 @@ var (
 
 	startRE = regexp.MustCompile(`(?m)^START RequestId: (\S+) Version: (\S+)$`)
 	endRE   = regexp.MustCompile(`(?m)^END RequestId: (\S+)$`)
-	// reportRE is the exact REPORT format of reference §4.2.
-	reportRE = regexp.MustCompile(`(?m)^REPORT RequestId: (\S+)\tDuration: (\d+\.\d{2}) ms\tBilled Duration: (\d+) ms\tMemory Size: (\d+) MB\tMax Memory Used: (\d+) MB\t(?:Init Duration: (\d+\.\d{2}) ms\t)?$`)
+	// reportRE is the exact REPORT format of reference §4.2, followed by
+	// Stratus's own "Start Type: cold|warm|provisioned" field.
+	reportRE = regexp.MustCompile(`(?m)^REPORT RequestId: (\S+)\tDuration: (\d+\.\d{2}) ms\tBilled Duration: (\d+) ms\tMemory Size: (\d+) MB\tMax Memory Used: (\d+) MB\t(?:Init Duration: (\d+\.\d{2}) ms\t)?(?:Start Type: (cold|warm|provisioned)\t)?$`)
 	// reportLooseRE accepts extra fields after the memory ones, for
 	// failed invokes where newer platforms append a status.
 	reportLooseRE = regexp.MustCompile(`(?m)^REPORT RequestId: (\S+)\t.*Memory Size: (\d+) MB\tMax Memory Used: (\d+) MB\t(.*)$`)
@@ -68,6 +69,7 @@ type report struct {
 	MaxMemoryUsed int
 	Cold          bool // has Init Duration
 	InitDuration  float64
+	StartType     string // cold, warm or provisioned
 }
 
 // checkPlatformLines checks the START, END and REPORT lines of one
@@ -81,7 +83,7 @@ func checkPlatformLines(t testing.TB, log, reqID string, memory int, cold bool) 
 	}
 	reports := reportRE.FindAllStringSubmatchIndex(log, -1)
 	if len(reports) != 1 {
-		fail("want exactly one REPORT line in the format %q, found %d", `REPORT RequestId: <id>\tDuration: X.XX ms\tBilled Duration: N ms\tMemory Size: M MB\tMax Memory Used: U MB\t[Init Duration: X.XX ms\t]`, len(reports))
+		fail("want exactly one REPORT line in the format %q, found %d", `REPORT RequestId: <id>\tDuration: X.XX ms\tBilled Duration: N ms\tMemory Size: M MB\tMax Memory Used: U MB\t[Init Duration: X.XX ms\t][Start Type: cold|warm|provisioned\t]`, len(reports))
 	}
 	m := reports[0]
 	sub := func(i int) string {
@@ -99,6 +101,9 @@ func checkPlatformLines(t testing.TB, log, reqID string, memory int, cold bool) 
 	if s := sub(6); s != "" {
 		r.Cold = true
 		r.InitDuration, _ = strconv.ParseFloat(s, 64)
+	}
+	if r.StartType = sub(7); r.StartType != "" && r.Cold != (r.StartType == "cold") {
+		t.Errorf("REPORT Start Type %s disagrees with Init Duration %q", r.StartType, sub(6))
 	}
 	if reqID != "" && r.RequestID != reqID {
 		fail("REPORT RequestId %q, want %q", r.RequestID, reqID)

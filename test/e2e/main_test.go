@@ -108,7 +108,7 @@ func statSources(root string) {
 		if d.IsDir() && p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "node_modules") {
 			return filepath.SkipDir
 		}
-		if n := d.Name(); strings.HasSuffix(n, ".go") || n == "go.mod" || n == "go.sum" || strings.HasSuffix(n, ".py") || strings.HasSuffix(n, ".js") {
+		if n := d.Name(); strings.HasSuffix(n, ".go") || n == "go.mod" || n == "go.sum" || strings.HasSuffix(n, ".py") || strings.HasSuffix(n, ".js") || strings.HasSuffix(n, ".cjs") {
 			_, _ = os.Stat(p)
 		}
 		return nil
