@@ -10,7 +10,8 @@
 // runtime, with the Init Duration the REPORT line gives), density (idle
 // warm environments: creation time, server RSS and host memory per
 // environment), async (Event invokes accepted durably and executed per
-// second).
+// second), sqs (aws-sdk-go-v2: SendMessage/s, batched messages/s,
+// receive+delete/s, queue → function through an event source mapping).
 package main
 
 import (
@@ -24,17 +25,18 @@ import (
 )
 
 func main() {
-	parts := flag.String("parts", "warm,throughput,cold,density,async", "comma-separated parts to run")
+	parts := flag.String("parts", "warm,throughput,cold,density,async,sqs", "comma-separated parts to run")
 	n := flag.Int("n", 2000, "invocations per latency measurement")
 	dur := flag.Duration("duration", 5*time.Second, "duration of each throughput step")
 	coldN := flag.Int("cold-n", 20, "cold starts per runtime")
 	envs := flag.String("density", "100,1000", "idle environment counts for the density part")
+	sqsN := flag.Int("sqs-n", 5000, "messages per SQS measurement (x10 for batches)")
 	quick := flag.Bool("quick", false, "tiny sizes, to check that every part still runs (CI)")
 	flag.IntVar(&benchMemory, "memory", benchMemory, "MemorySize (MB) of the warm/throughput/async function; 1769 MB is one vCPU")
 	flag.StringVar(&benchSandbox, "sandbox", benchSandbox, "sandbox driver of the server: linux or none")
 	flag.Parse()
 	if *quick {
-		*n, *dur, *coldN, *envs = 50, 500*time.Millisecond, 2, "10"
+		*n, *dur, *coldN, *envs, *sqsN = 50, 500*time.Millisecond, 2, "10", 100
 	}
 	root, err := moduleRoot()
 	if err != nil {
@@ -66,6 +68,8 @@ func main() {
 			err = benchDensity(dir, *envs)
 		case "async":
 			err = benchAsync(dir, *dur)
+		case "sqs":
+			err = benchSQS(dir, *sqsN)
 		default:
 			err = fmt.Errorf("unknown part %q", p)
 		}
