@@ -515,3 +515,64 @@ func TestDisabledAfterAcceptanceWaits(t *testing.T) {
 		t.Errorf("condition %s, want EventAgeExceeded", r.RequestContext.Condition)
 	}
 }
+
+// TestDeadLetterQueueIsTheInvokedVersions: DeadLetterConfig is per
+// version, so an event for a published version, or for an alias of it,
+// goes to that version's dead-letter queue, not to $LATEST's.
+func TestDeadLetterQueueIsTheInvokedVersions(t *testing.T) {
+	e := newEnv(t, "versioned")
+	ctx := context.Background()
+	setDLQ := func(q string) {
+		t.Helper()
+		if _, err := e.fns.UpdateFunction(ctx, "versioned", func(f *stratus.Function) error {
+			f.DeadLetterTarget = queueARN + q
+			f.RevisionID = q
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setDLQ("dlq-v1")
+	if _, _, err := e.fns.PublishVersion(ctx, "versioned", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	setDLQ("dlq-latest")
+	if err := e.fns.CreateAlias(ctx, &stratus.Alias{FunctionName: "versioned", Name: "live", FunctionVersion: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"$LATEST", "1", "live"} {
+		e.putConfig(&stratus.EventInvokeConfig{FunctionName: "versioned", Qualifier: q, MaximumRetryAttempts: intp(0)})
+	}
+	e.inv.Fn = func(req *stratus.InvokeRequest, _ int) (*stratus.InvokeResponse, error) {
+		resp, err := functionError("versioned")
+		if req.Qualifier != "" {
+			resp.ExecutedVersion = "1" // "1" and "live" both run version 1
+		}
+		return resp, err
+	}
+	e.svc.Start()
+	ids := map[string]string{} // request id -> qualifier
+	for _, q := range []string{"", "1", "live"} {
+		id, err := e.svc.InvokeAsync(ctx, &stratus.InvokeRequest{FunctionName: "versioned", Qualifier: q, Payload: []byte(`{}`)})
+		if err != nil {
+			t.Fatalf("InvokeAsync(qualifier %q): %v", q, err)
+		}
+		ids[id] = q
+	}
+	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if n := len(e.queues.to("dlq-v1")) + len(e.queues.to("dlq-latest")); n != 3 {
+			return countWith(n, "dead-letter messages")
+		}
+		return nil
+	})
+	got := map[string]string{} // qualifier -> queue
+	for _, q := range []string{"dlq-v1", "dlq-latest"} {
+		for _, m := range e.queues.to(q) {
+			got[ids[m.Attrs["RequestID"].StringValue]] = q
+		}
+	}
+	want := map[string]string{"": "dlq-latest", "1": "dlq-v1", "live": "dlq-v1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("dead-letter queue by qualifier %v, want %v", got, want)
+	}
+}

@@ -86,7 +86,7 @@ func (s *Service) giveUp(ev *event, conf *stratus.EventInvokeConfig, condition s
 	s.metrics.dropped.WithLabelValues(reason).Inc()
 	s.log.Info("async event failed for good", "function", ev.Function, "requestId", ev.RequestID,
 		"condition", condition, "reason", reason, "invokes", ev.Invokes)
-	if dlq := s.deadLetterTarget(ev.Function); dlq != "" {
+	if dlq := s.deadLetterTarget(ev, out.executedVersion); dlq != "" {
 		msg := out.message
 		if len(msg) > 1024 {
 			msg = msg[:1024]
@@ -109,13 +109,38 @@ func (s *Service) giveUp(ev *event, conf *stratus.EventInvokeConfig, condition s
 	}
 }
 
-// deadLetterTarget is the DeadLetterConfig.TargetArn of the function.
-func (s *Service) deadLetterTarget(function string) string {
-	fn, err := s.deps.Functions.Function(context.Background(), function)
+// deadLetterTarget is the DeadLetterConfig.TargetArn of the version the
+// event ran as (executed; for an event that did not run, the version its
+// qualifier names): dead-letter queues are configured per version.
+func (s *Service) deadLetterTarget(ev *event, executed string) string {
+	if executed == "" {
+		executed = ev.version()
+	}
+	fn, err := s.versionOf(context.Background(), ev.Function, executed)
 	if err != nil {
 		return ""
 	}
 	return fn.DeadLetterTarget
+}
+
+// versionOf returns a version of function: $LATEST, a published version,
+// or an alias's primary version. Without a VersionService every version
+// is $LATEST.
+func (s *Service) versionOf(ctx context.Context, function, version string) (*stratus.Function, error) {
+	vs, ok := s.deps.Functions.(stratus.VersionService)
+	if ok && version != stratus.LatestVersion {
+		if _, err := strconv.Atoi(version); err != nil { // an alias
+			a, err := vs.Alias(ctx, function, version)
+			if err != nil {
+				return nil, err
+			}
+			version = a.FunctionVersion
+		}
+	}
+	if !ok || version == stratus.LatestVersion {
+		return s.deps.Functions.Function(ctx, function)
+	}
+	return vs.Version(ctx, function, version)
 }
 
 func (s *Service) deliverRecord(ev *event, arn, kind, condition string, out outcome) {
