@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -118,6 +119,12 @@ func ownCgroups() (map[string]string, error) {
 // cgroup is one sandbox's set of cgroup directories.
 type cgroup struct {
 	dirs [cgCount]string
+
+	// usageFD is memory.max_usage_in_bytes kept open, so that reading the
+	// peak after every invocation is one pread instead of open, read and
+	// close. usageMu guards it; -1 until first use and after remove.
+	usageMu sync.Mutex
+	usageFD int
 }
 
 // cgroupLimits are the values written when a cgroup is created.
@@ -281,20 +288,41 @@ func (cg *cgroup) oomKilled() bool {
 
 // maxUsage is memory.max_usage_in_bytes, or -1 when unreadable.
 func (cg *cgroup) maxUsage() int64 {
-	data, err := os.ReadFile(filepath.Join(cg.dirs[cgMemory], "memory.max_usage_in_bytes"))
+	cg.usageMu.Lock()
+	defer cg.usageMu.Unlock()
+	if cg.usageFD <= 0 {
+		fd, err := unix.Open(filepath.Join(cg.dirs[cgMemory], "memory.max_usage_in_bytes"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1
+		}
+		cg.usageFD = fd
+	}
+	var buf [32]byte
+	n, err := unix.Pread(cg.usageFD, buf[:], 0)
+	if err != nil || n == 0 {
+		return -1
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(buf[:n])), 10, 64)
 	if err != nil {
 		return -1
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-	if err != nil {
-		return -1
+	return v
+}
+
+// closeUsage closes the kept-open peak-usage file.
+func (cg *cgroup) closeUsage() {
+	cg.usageMu.Lock()
+	if cg.usageFD > 0 {
+		_ = unix.Close(cg.usageFD)
 	}
-	return n
+	cg.usageFD = -1
+	cg.usageMu.Unlock()
 }
 
 // remove deletes every directory, retrying briefly while exiting tasks
 // drain. Missing directories are not an error.
 func (cg *cgroup) remove() error {
+	cg.closeUsage()
 	var errs []error
 	for i, dir := range cg.dirs {
 		if dir == "" {
