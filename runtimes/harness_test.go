@@ -94,7 +94,7 @@ func startEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	interp := map[string]string{"python": pythonPath, "node": nodePath}[o.lang]
 	if _, err := os.Stat(interp); err != nil {
-		t.Skipf("%s not installed: %v", interp, err)
+		t.Fatalf("%s not installed (.ci/run installs it): %v", interp, err)
 	}
 	rt := mustInstall(t)
 	task := t.TempDir()

@@ -163,7 +163,7 @@ func TestHostVersions(t *testing.T) {
 	cfg := DefaultConfig()
 	for _, p := range []string{cfg.PythonPath, cfg.NodePath} {
 		if _, err := os.Stat(p); err != nil {
-			t.Skipf("%s: %v", p, err)
+			t.Fatalf("%s not installed (.ci/run installs it): %v", p, err)
 		}
 	}
 	dir := t.TempDir()
