@@ -270,43 +270,20 @@ func (h *Handler) deleteMessage(c *call, in *deleteMessageInput) (any, error) {
 }
 
 func (h *Handler) deleteMessageBatch(c *call, in *deleteMessageBatchInput) (any, error) {
-	name, err := h.queueName(c, in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
 	ids := make([]string, len(in.Entries))
 	for i, e := range in.Entries {
 		ids[i] = e.Id
 	}
-	if err := checkBatchIDs(ids); err != nil {
-		return nil, err
-	}
-	eng, err := h.svc.engine(name)
+	eng, err := h.batchEngine(c, in.QueueUrl, ids)
 	if err != nil {
 		return nil, err
 	}
-	out := &batchIDOutput{Successful: []batchIDEntry{}, Failed: []batchResultErrorEntry{}}
-	var handles, handleIDs []string
-	for _, e := range in.Entries {
-		rh, err := receiptHandle(e.ReceiptHandle)
-		if err != nil {
-			out.Failed = append(out.Failed, batchError(e.Id, err))
-			continue
-		}
-		handles, handleIDs = append(handles, rh), append(handleIDs, e.Id)
-	}
-	errs, err := eng.deleteMessages(c.ctx, handles)
-	if err != nil {
-		return nil, err
-	}
-	for i, err := range errs {
-		if err != nil {
-			out.Failed = append(out.Failed, batchError(handleIDs[i], err))
-		} else {
-			out.Successful = append(out.Successful, batchIDEntry{Id: handleIDs[i]})
-		}
-	}
-	return out, nil
+	return handleBatch(ids,
+		func(i int) (string, struct{}, error) {
+			rh, err := receiptHandle(in.Entries[i].ReceiptHandle)
+			return rh, struct{}{}, err
+		},
+		func(handles []string, _ []struct{}) ([]error, error) { return eng.deleteMessages(c.ctx, handles) })
 }
 
 func (h *Handler) changeVisibility(c *call, in *changeVisibilityInput) (any, error) {
@@ -334,38 +311,58 @@ func (h *Handler) changeVisibility(c *call, in *changeVisibilityInput) (any, err
 }
 
 func (h *Handler) changeVisibilityBatch(c *call, in *changeVisibilityBatchInput) (any, error) {
-	name, err := h.queueName(c, in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
 	ids := make([]string, len(in.Entries))
 	for i, e := range in.Entries {
 		ids[i] = e.Id
 	}
-	if err := checkBatchIDs(ids); err != nil {
-		return nil, err
-	}
-	eng, err := h.svc.engine(name)
+	eng, err := h.batchEngine(c, in.QueueUrl, ids)
 	if err != nil {
 		return nil, err
 	}
+	return handleBatch(ids,
+		func(i int) (string, time.Duration, error) {
+			rh, err := receiptHandle(in.Entries[i].ReceiptHandle)
+			if err != nil {
+				return "", 0, err
+			}
+			vt, err := visibility(in.Entries[i].VisibilityTimeout)
+			return rh, vt, err
+		},
+		func(handles []string, timeouts []time.Duration) ([]error, error) {
+			return eng.changeVisibility(c.ctx, handles, timeouts)
+		})
+}
+
+// batchEngine checks a receipt-handle batch's queue and entry ids and
+// returns the queue's engine.
+func (h *Handler) batchEngine(c *call, queueURL *string, ids []string) (*engine, error) {
+	name, err := h.queueName(c, queueURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBatchIDs(ids); err != nil {
+		return nil, err
+	}
+	return h.svc.engine(name)
+}
+
+// handleBatch runs one engine operation over the entries of a batch whose
+// receipt handle (and per-entry value) parse; an entry that does not parse
+// fails on its own, as do entries the engine refuses.
+func handleBatch[V any](ids []string, parse func(i int) (string, V, error),
+	apply func(handles []string, vals []V) ([]error, error)) (*batchIDOutput, error) {
 	out := &batchIDOutput{Successful: []batchIDEntry{}, Failed: []batchResultErrorEntry{}}
 	var handles, handleIDs []string
-	var timeouts []time.Duration
-	for _, e := range in.Entries {
-		rh, err := receiptHandle(e.ReceiptHandle)
+	var vals []V
+	for i, id := range ids {
+		rh, v, err := parse(i)
 		if err != nil {
-			out.Failed = append(out.Failed, batchError(e.Id, err))
+			out.Failed = append(out.Failed, batchError(id, err))
 			continue
 		}
-		vt, err := visibility(e.VisibilityTimeout)
-		if err != nil {
-			out.Failed = append(out.Failed, batchError(e.Id, err))
-			continue
-		}
-		handles, handleIDs, timeouts = append(handles, rh), append(handleIDs, e.Id), append(timeouts, vt)
+		handles, handleIDs, vals = append(handles, rh), append(handleIDs, id), append(vals, v)
 	}
-	errs, err := eng.changeVisibility(c.ctx, handles, timeouts)
+	errs, err := apply(handles, vals)
 	if err != nil {
 		return nil, err
 	}
