@@ -95,6 +95,11 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("Validate(zero) = %v, want mention of %s", err, w)
 		}
 	}
+	cfg := logs.DefaultConfig()
+	cfg.PublishLinger = -time.Millisecond
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "PublishLinger") {
+		t.Errorf("Validate(negative PublishLinger) = %v", err)
+	}
 }
 
 func TestMatch(t *testing.T) {
@@ -287,5 +292,41 @@ func BenchmarkPutLogEventsDurable(b *testing.B) {
 	b.StopTimer()
 	if st := l.Stats(); st.Published != uint64(b.N) {
 		b.Fatalf("Stats = %+v", st)
+	}
+}
+
+// TestLingerBatchesAndFlushCutsItShort: events put while the publisher
+// lingers share one stored message, and Flush does not wait out the linger.
+func TestLingerBatchesAndFlushCutsItShort(t *testing.T) {
+	js := natsdtest.Run(t).JetStream()
+	cfg := logs.DefaultConfig()
+	cfg.PublishLinger = time.Second
+	l := MustOpen(t, js, cfg)
+	time.Sleep(20 * time.Millisecond) // let the publisher go idle
+	for _, m := range []string{"START", "hello", "END", "REPORT"} {
+		l.PutLogEvents("/aws/lambda/linger", "s", stratus.LogEvent{Message: m})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := l.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if d := time.Since(start); d >= cfg.PublishLinger {
+		t.Errorf("Flush took %s: it waited out the linger", d)
+	}
+	st, err := js.Stream(ctx, cfg.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Errorf("stored messages = %d, want 1 (the four events in one batch)", info.State.Msgs)
+	}
+	if s := l.Stats(); s.Published != 4 || s.Pending != 0 {
+		t.Errorf("Stats = %+v", s)
 	}
 }

@@ -36,12 +36,22 @@ type queue struct {
 	dropped   uint64
 	progress  chan struct{} // closed and replaced when published/failed grow
 
-	wake chan struct{} // capacity 1: "there is work"
+	wake   chan struct{} // capacity 1: "there is work"
+	urgent chan struct{} // capacity 1: "publish now" (Flush, Close): ends a linger
 }
 
 func (q *queue) init() {
 	q.progress = make(chan struct{})
 	q.wake = make(chan struct{}, 1)
+	q.urgent = make(chan struct{}, 1)
+}
+
+// hurry ends the publisher's linger, if it is lingering.
+func (q *queue) hurry() {
+	select {
+	case q.urgent <- struct{}{}:
+	default:
+	}
 }
 
 func (q *queue) signal() {
@@ -55,6 +65,7 @@ func (q *queue) close() {
 	q.mu.Lock()
 	q.closed = true
 	q.mu.Unlock()
+	q.hurry()
 	q.signal()
 }
 
@@ -143,6 +154,7 @@ func (l *Logs) Flush(ctx context.Context) error {
 	q.mu.Lock()
 	target, failedBefore := q.accepted, q.failed
 	q.mu.Unlock()
+	q.hurry()
 	q.signal()
 	for {
 		q.mu.Lock()
@@ -171,8 +183,28 @@ func (l *Logs) publish() {
 	p := publisher{l: l, idPrefix: hex.EncodeToString(idPrefix[:]) + "-"}
 	var spare []item
 	var lastWarn time.Time
+	var linger *time.Timer
+	var lastTake time.Time
 	for {
+		// Batches are at least PublishLinger apart, so that the events
+		// of an invocation (START, its output, END, REPORT) and of the
+		// ones around it share a stored message and its fsync rather
+		// than each paying one; Flush and Close cut the wait short.
+		if wait := l.cfg.PublishLinger - time.Since(lastTake); wait > 0 {
+			if linger == nil {
+				linger = time.NewTimer(wait)
+			} else {
+				linger.Reset(wait)
+			}
+			select {
+			case <-linger.C:
+			case <-l.q.urgent:
+			case <-l.stop:
+			}
+			linger.Stop()
+		}
 		items, closed := l.q.take(spare)
+		lastTake = time.Now()
 		if len(items) == 0 {
 			if closed {
 				return
@@ -181,6 +213,7 @@ func (l *Logs) publish() {
 			case <-l.q.wake:
 			case <-l.stop:
 			}
+			lastTake = time.Now() // the first event waits for company
 			spare = items
 			continue
 		}
