@@ -175,6 +175,26 @@ func (h *Handler) aliasFunction(ctx context.Context, arg string) (string, stratu
 	return ref.Name, vs, nil
 }
 
+// aliasTarget parses the FunctionName and {Name} path parameters of an
+// operation on one alias and checks that the function exists.
+func (h *Handler) aliasTarget(ctx context.Context, arg, aliasArg string) (fn, name string, vs stratus.VersionService, err error) {
+	if fn, vs, err = h.aliasFunction(ctx, arg); err != nil {
+		return "", "", nil, err
+	}
+	if name, err = aliasPathName(aliasArg); err != nil {
+		return "", "", nil, err
+	}
+	return fn, name, vs, nil
+}
+
+// orAliasNotFound renders a missing alias as AWS's 404.
+func (h *Handler) orAliasNotFound(err error, fn, name string) error {
+	if stratus.ErrorCode(err) == stratus.ENOTFOUND {
+		return h.aliasNotFound(fn, name)
+	}
+	return err
+}
+
 // aliasPathName decodes and checks the {Name} path parameter.
 func aliasPathName(escaped string) (string, error) {
 	name, err := url.PathUnescape(escaped)
@@ -243,20 +263,13 @@ func (h *Handler) createAlias(w http.ResponseWriter, r *http.Request, arg string
 // getAlias serves GET /2015-03-31/functions/{name}/aliases/{alias}.
 func (h *Handler) getAlias(w http.ResponseWriter, r *http.Request, arg, aliasArg string) error {
 	ctx := r.Context()
-	fn, vs, err := h.aliasFunction(ctx, arg)
-	if err != nil {
-		return err
-	}
-	name, err := aliasPathName(aliasArg)
+	fn, name, vs, err := h.aliasTarget(ctx, arg, aliasArg)
 	if err != nil {
 		return err
 	}
 	a, err := vs.Alias(ctx, fn, name)
 	if err != nil {
-		if stratus.ErrorCode(err) == stratus.ENOTFOUND {
-			return h.aliasNotFound(fn, name)
-		}
-		return err
+		return h.orAliasNotFound(err, fn, name)
 	}
 	awsapi.WriteJSON(w, http.StatusOK, h.aliasConfiguration(a))
 	return nil
@@ -267,19 +280,12 @@ func (h *Handler) getAlias(w http.ResponseWriter, r *http.Request, arg, aliasArg
 // replaces the routing (an empty one removes it).
 func (h *Handler) updateAlias(w http.ResponseWriter, r *http.Request, arg, aliasArg string) error {
 	ctx := r.Context()
-	fn, vs, err := h.aliasFunction(ctx, arg)
-	if err != nil {
-		return err
-	}
-	name, err := aliasPathName(aliasArg)
+	fn, name, vs, err := h.aliasTarget(ctx, arg, aliasArg)
 	if err != nil {
 		return err
 	}
 	if _, err := vs.Alias(ctx, fn, name); err != nil {
-		if stratus.ErrorCode(err) == stratus.ENOTFOUND {
-			return h.aliasNotFound(fn, name)
-		}
-		return err
+		return h.orAliasNotFound(err, fn, name)
 	}
 	body, err := readBody(r, maxJSONBody, "UpdateAlias")
 	if err != nil {
@@ -332,19 +338,12 @@ func (h *Handler) updateAlias(w http.ResponseWriter, r *http.Request, arg, alias
 // deleteAlias serves DELETE /2015-03-31/functions/{name}/aliases/{alias} → 204.
 func (h *Handler) deleteAlias(w http.ResponseWriter, r *http.Request, arg, aliasArg string) error {
 	ctx := r.Context()
-	fn, vs, err := h.aliasFunction(ctx, arg)
-	if err != nil {
-		return err
-	}
-	name, err := aliasPathName(aliasArg)
+	fn, name, vs, err := h.aliasTarget(ctx, arg, aliasArg)
 	if err != nil {
 		return err
 	}
 	if err := vs.DeleteAlias(ctx, fn, name); err != nil {
-		if stratus.ErrorCode(err) == stratus.ENOTFOUND {
-			return h.aliasNotFound(fn, name)
-		}
-		return err
+		return h.orAliasNotFound(err, fn, name)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
