@@ -8,24 +8,36 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
 // server is a stratus server the benchmark started on a temporary data dir.
 type server struct {
-	url  string
-	cmd  *exec.Cmd
-	dir  string
-	http *http.Client
+	url   string
+	cmd   *exec.Cmd
+	dir   string
+	http  *http.Client
+	debug string // pprof listener URL, with -profile
 }
+
+// profileDir, set by -profile, receives CPU and allocation profiles of the
+// server taken during the measured phases.
+var profileDir string
+
+// serverProcs, set by -server-gomaxprocs, is the server's GOMAXPROCS (0:
+// Go's default).
+var serverProcs int
 
 var readyRE = regexp.MustCompile(`Stratus ready at (http://\S+)`)
 
@@ -48,7 +60,17 @@ func startServer(dir string, args ...string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	debug := ""
+	if profileDir != "" {
+		if debug, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		args = append(args, "--debug-listen", debug)
+	}
 	cmd := exec.Command(filepath.Join(dir, "stratus"), append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", data, "--log-level", "warn"}, args...)...)
+	if serverProcs > 0 {
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(serverProcs))
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -73,7 +95,11 @@ func startServer(dir string, args ...string) (*server, error) {
 	select {
 	case u := <-ready:
 		tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0, DisableCompression: true}
-		return &server{url: u, cmd: cmd, dir: dir, http: &http.Client{Transport: tr}}, nil
+		s := &server{url: u, cmd: cmd, dir: dir, http: &http.Client{Transport: tr}}
+		if debug != "" {
+			s.debug = "http://" + debug
+		}
+		return s, nil
 	case <-time.After(60 * time.Second):
 		_ = cmd.Process.Kill()
 		return nil, fmt.Errorf("server not ready after 60 s; see %s", logf.Name())
@@ -90,6 +116,112 @@ func (s *server) stop() {
 		_ = s.cmd.Process.Kill()
 		<-done
 	}
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// profile starts taking the server's CPU and allocation profiles over the
+// next d, written to profileDir as cpu-<name>.pprof and allocs-<name>.pprof;
+// wait for the returned function before reading them. Without -profile it
+// does nothing.
+func (s *server) profile(name string, d time.Duration) (wait func()) {
+	if s.debug == "" {
+		return func() {}
+	}
+	secs := strconv.Itoa(max(1, int(d.Seconds())))
+	var wg sync.WaitGroup
+	for _, kind := range []string{"profile", "allocs"} {
+		file := filepath.Join(profileDir, map[string]string{"profile": "cpu", "allocs": "allocs"}[kind]+"-"+name+".pprof")
+		wg.Go(func() {
+			resp, err := http.Get(s.debug + "/debug/pprof/" + kind + "?seconds=" + secs)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "profile %s: %v\n", file, err)
+				return
+			}
+			defer resp.Body.Close()
+			f, err := os.Create(file)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "profile %s: %v\n", file, err)
+				return
+			}
+			defer f.Close()
+			_, _ = io.Copy(f, resp.Body)
+		})
+	}
+	return wg.Wait
+}
+
+// cpuTime is the CPU (user + system) the server process has used so far.
+func (s *server) cpuTime() time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start at ')'.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// cpuSplit is CPU time used by the server, by this process (the load
+// generator) and by the whole machine, read at one moment.
+type cpuSplit struct{ server, load, machine time.Duration }
+
+func (s *server) cpuNow() cpuSplit {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return cpuSplit{server: s.cpuTime(), load: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), machine: machineBusy()}
+}
+
+// perInvoke renders the CPU used since c per invocation: the server's, the
+// load generator's and the rest of the machine's (function processes and
+// kernel work not charged to a process).
+func (c cpuSplit) perInvoke(s *server, n int) string {
+	now := s.cpuNow()
+	srv, load, all := now.server-c.server, now.load-c.load, now.machine-c.machine
+	return fmt.Sprintf("CPU/invoke: server %s, load generator %s, rest %s", perOp(srv, n), perOp(load, n), perOp(all-srv-load, n))
+}
+
+// machineBusy is the CPU time all CPUs spent not idle, from /proc/stat.
+func machineBusy() time.Duration {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	var busy int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		if i >= 8 { // guest time is already in user
+			break
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / 100
+}
+
+// perOp renders d / n in microseconds.
+func perOp(d time.Duration, n int) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f µs", float64(d.Microseconds())/float64(n))
 }
 
 // rssKB reads a process's resident set size.

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,8 +34,19 @@ func main() {
 	sqsN := flag.Int("sqs-n", 5000, "messages per SQS measurement (x10 for batches)")
 	quick := flag.Bool("quick", false, "tiny sizes, to check that every part still runs (CI)")
 	flag.IntVar(&benchMemory, "memory", benchMemory, "MemorySize (MB) of the warm/throughput/async function; 1769 MB is one vCPU")
+	flag.StringVar(&profileDir, "profile", "", "directory for the server's CPU and allocation profiles of the warm and throughput measurements")
+	flag.IntVar(&serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the server (0: Go's default, the number of CPUs)")
 	flag.StringVar(&benchSandbox, "sandbox", benchSandbox, "sandbox driver of the server: linux or none")
+	levels := flag.String("concurrency", "1,4,16,64", "concurrency levels of the throughput part")
 	flag.Parse()
+	throughputLevels = nil
+	for _, f := range strings.Split(*levels, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || c < 1 {
+			fatal(fmt.Errorf("-concurrency %q: want positive numbers", *levels))
+		}
+		throughputLevels = append(throughputLevels, c)
+	}
 	if *quick {
 		*n, *dur, *coldN, *envs, *sqsN = 50, 500*time.Millisecond, 2, "10", 100
 	}

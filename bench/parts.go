@@ -11,10 +11,12 @@ import (
 	"time"
 )
 
-// benchMemory and benchSandbox are set by flags (see main).
+// benchMemory, benchSandbox and throughputLevels are set by flags (see
+// main).
 var (
-	benchMemory  = 1769
-	benchSandbox = "linux"
+	benchMemory      = 1769
+	benchSandbox     = "linux"
+	throughputLevels = []int{1, 4, 16, 64}
 )
 
 // deployNoop starts a server and deploys the Go fixture as name.
@@ -57,14 +59,35 @@ func benchWarm(dir string, n int) error {
 			}
 		}
 		d := make([]time.Duration, 0, n)
-		for i := 0; i < n; i++ {
+		// With -profile the loop also runs until the profile is taken.
+		profiled := make(chan struct{})
+		go func() {
+			s.profile("warm-"+strings.ReplaceAll(tc.label, " ", ""), 3*time.Second)()
+			close(profiled)
+		}()
+		if s.debug == "" {
+			<-profiled
+		}
+		done := func(i int) bool {
+			if i < n {
+				return false
+			}
+			select {
+			case <-profiled:
+				return true
+			default:
+				return false
+			}
+		}
+		cpu0 := s.cpuNow()
+		for i := 0; !done(i); i++ {
 			t0 := time.Now()
 			if _, _, err := s.invoke("noop", tc.payload, false); err != nil {
 				return err
 			}
 			d = append(d, time.Since(t0))
 		}
-		fmt.Printf("warm invoke %-7s concurrency 1: %s\n", tc.label, summarize(d))
+		fmt.Printf("warm invoke %-7s concurrency 1: %s; %s\n", tc.label, summarize(d), cpu0.perInvoke(s, len(d)))
 	}
 	return nil
 }
@@ -77,7 +100,7 @@ func benchThroughput(dir string, dur time.Duration) error {
 	}
 	defer s.stop()
 	payload := []byte(`{"a":"0123456789ab"}`)
-	for _, c := range []int{1, 4, 16, 64} {
+	for _, c := range throughputLevels {
 		run := func(d time.Duration) (ok, failed int64, lat []time.Duration) {
 			var wg sync.WaitGroup
 			var mu sync.Mutex
@@ -105,8 +128,13 @@ func benchThroughput(dir string, dur time.Duration) error {
 			return ok, failed, lat
 		}
 		run(dur / 5) // warm up: creates the environments
+		wait := s.profile(fmt.Sprintf("c%d", c), dur)
+		cpu0 := s.cpuNow()
 		ok, failed, lat := run(dur)
-		fmt.Printf("throughput concurrency %2d: %.0f invokes/s, %d errors, latency %s\n", c, float64(ok)/dur.Seconds(), failed, summarize(lat))
+		cpu := cpu0.perInvoke(s, int(ok))
+		wait()
+		fmt.Printf("throughput concurrency %2d: %.0f invokes/s, %d errors, latency %s; %s\n",
+			c, float64(ok)/dur.Seconds(), failed, summarize(lat), cpu)
 	}
 	return nil
 }

@@ -24,6 +24,9 @@ type Config struct {
 	KeepAlive    time.Duration
 	LogLevel     string
 	NoSyncAlways bool
+	// DebugListen, when set, serves Go's /debug/pprof/ profiles there (off
+	// by default: profiles expose the server's internals).
+	DebugListen string
 
 	// Execution environments at scale (see router.Config).
 	AccountConcurrency int
@@ -71,6 +74,11 @@ func (c Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q: %v", c.Listen, err))
+	}
+	if c.DebugListen != "" {
+		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
+			errs = append(errs, fmt.Errorf("--debug-listen %q: %v", c.DebugListen, err))
+		}
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir is empty"))
@@ -126,6 +134,8 @@ func parseServerFlags(args, environ []string) (Config, error) {
 	fs.StringVar(&c.Sandbox, "sandbox", c.Sandbox, "execution environment isolation: linux or none (STRATUS_SANDBOX)")
 	fs.DurationVar(&c.KeepAlive, "keep-alive", c.KeepAlive, "how long idle environments stay warm (STRATUS_KEEP_ALIVE)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (STRATUS_LOG_LEVEL)")
+	fs.StringVar(&c.DebugListen, "debug-listen", c.DebugListen,
+		"address serving Go's /debug/pprof/ profiles, e.g. 127.0.0.1:6060; off when empty (STRATUS_DEBUG_LISTEN)")
 	fs.BoolVar(&c.NoSyncAlways, "no-sync-always", c.NoSyncAlways,
 		"do not fsync before acknowledging writes: faster, but acknowledged writes of the last ~2 minutes can be lost on an OS crash or power failure (STRATUS_NO_SYNC_ALWAYS)")
 	fs.IntVar(&c.AccountConcurrency, "account-concurrency", c.AccountConcurrency,

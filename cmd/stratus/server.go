@@ -48,6 +48,9 @@ type Main struct {
 	http     *http.Server
 	listener net.Listener
 	served   chan struct{}
+	// DebugURL is the pprof listener's URL when --debug-listen is set.
+	DebugURL  string
+	stopDebug func()
 
 	async          *async.Service
 	stopAsyncWatch func() // unsubscribes async from function deletions
@@ -161,6 +164,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			lambda.ServeHTTP(w, r) // answers with an AWS-style error
 		}
 	})
+	if c.DebugListen != "" {
+		if m.DebugURL, m.stopDebug, err = serveDebug(c.DebugListen, lg); err != nil {
+			return err
+		}
+	}
 	if m.listener, err = net.Listen("tcp", c.Listen); err != nil {
 		return fmt.Errorf("listening on %s: %w", c.Listen, err)
 	}
@@ -198,6 +206,9 @@ func (m *Main) Close() {
 		<-m.served
 	} else if m.listener != nil {
 		_ = m.listener.Close()
+	}
+	if m.stopDebug != nil {
+		m.stopDebug()
 	}
 	m.closeAsync()
 	m.closeQueues()
