@@ -15,6 +15,7 @@
 package runtimeapi
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"net"
@@ -84,46 +85,92 @@ type Server struct {
 	initErr     chan Result
 	closed      chan struct{}
 	closeOnce   sync.Once
-	hs          *http.Server
 
 	mu         sync.Mutex
 	current    *Invocation   // mu guards current: the invocation being executed
 	inited     bool          // mu guards inited: next has been called once
 	waiting    chan struct{} // mu guards waiting: closed while the runtime waits in next
 	waitClosed bool          // mu guards waitClosed: waiting is closed
+
+	cmu   sync.Mutex
+	lns   map[net.Listener]struct{} // cmu guards lns: listeners being served
+	conns map[net.Conn]struct{}     // cmu guards conns: open client connections
+	shut  bool                      // cmu guards shut: Close was called
 }
 
 // New returns a Server that serves no listener yet.
 func New() *Server {
-	s := &Server{
+	return &Server{
 		invocations: make(chan *Invocation),
 		ready:       make(chan struct{}),
 		initErr:     make(chan Result, 1),
 		closed:      make(chan struct{}),
 		waiting:     make(chan struct{}),
+		lns:         make(map[net.Listener]struct{}),
+		conns:       make(map[net.Conn]struct{}),
 	}
-	s.hs = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
-	return s
 }
 
 // Serve answers Runtime API requests on l until Close.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.hs.Serve(l)
-	if errors.Is(err, http.ErrServerClosed) {
+	s.cmu.Lock()
+	if s.shut {
+		s.cmu.Unlock()
+		_ = l.Close()
 		return nil
 	}
-	return err
+	s.lns[l] = struct{}{}
+	s.cmu.Unlock()
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			select {
+			case <-s.closed:
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		s.cmu.Lock()
+		if s.shut {
+			s.cmu.Unlock()
+			_ = nc.Close()
+			return nil
+		}
+		s.conns[nc] = struct{}{}
+		s.cmu.Unlock()
+		c := &conn{s: s, nc: nc, br: bufio.NewReaderSize(nc, readBufSize)}
+		go c.serve()
+	}
+}
+
+// forget closes and forgets a client connection.
+func (s *Server) forget(nc net.Conn) {
+	_ = nc.Close()
+	s.cmu.Lock()
+	delete(s.conns, nc)
+	s.cmu.Unlock()
 }
 
 // Close stops serving: pending and future next calls get 500 and Invoke
 // returns ErrClosed.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() { close(s.closed) })
-	return s.hs.Close()
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	s.shut = true
+	for l := range s.lns {
+		_ = l.Close()
+	}
+	for nc := range s.conns {
+		_ = nc.Close()
+	}
+	return nil
 }
 
 // Ready is closed when the runtime first asks for an invocation, which ends
@@ -194,24 +241,25 @@ const (
 	pathInvoke    = pathPrefix + "invocation/"
 )
 
-// ServeHTTP routes Runtime API requests.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
+// route serves one request on c; false means the connection must close.
+func (s *Server) route(c *conn, req *request) bool {
+	p := req.path
 	switch {
 	case p == pathNext:
-		if r.Method != http.MethodGet {
+		if req.method != http.MethodGet {
 			break
 		}
-		s.next(w, r)
-		return
+		if !c.discardBody(req) {
+			return false
+		}
+		return s.next(c, req)
 	case p == pathInitError:
-		if r.Method != http.MethodPost {
+		if req.method != http.MethodPost {
 			break
 		}
-		s.postInitError(w, r)
-		return
+		return s.postInitError(c, req)
 	case len(p) > len(pathInvoke) && p[:len(pathInvoke)] == pathInvoke:
-		if r.Method != http.MethodPost {
+		if req.method != http.MethodPost {
 			break
 		}
 		rest := p[len(pathInvoke):]
@@ -219,27 +267,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if rest[i] == '/' {
 				id, action := rest[:i], rest[i+1:]
 				if action == "response" || action == "error" {
-					s.post(w, r, id, action == "error")
-					return
+					return s.post(c, req, id, action == "error")
 				}
 				break
 			}
 		}
 	case p == "/2018-06-01/ping" || p == "/ping":
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write([]byte("pong"))
-		return
+		return c.discardBody(req) && c.write(http.StatusOK, nil, []byte("pong"), false) == nil
 	}
-	writeError(w, http.StatusNotFound, "InvalidURL", "Unknown Runtime API path: "+r.Method+" "+p)
+	ok := c.discardBody(req)
+	return c.writeError(http.StatusNotFound, "InvalidURL", "Unknown Runtime API path: "+req.method+" "+p, !ok)
 }
 
-func (s *Server) next(w http.ResponseWriter, r *http.Request) {
+// next hands the runtime its next invocation once there is one. While it
+// waits, a reader goroutine watches the connection, so that a runtime
+// that gives up (closes the connection) stops counting as waiting; the
+// runtime's next request is then read from what that goroutine buffered.
+func (s *Server) next(c *conn, req *request) bool {
 	s.mu.Lock()
 	if s.current != nil {
 		s.mu.Unlock()
-		writeError(w, http.StatusForbidden, "InvalidStateTransition",
-			"State transition from Invoking to Ready failed: the runtime asked for the next invocation before answering "+s.currentIDLocked())
-		return
+		return c.writeError(http.StatusForbidden, "InvalidStateTransition",
+			"State transition from Invoking to Ready failed: the runtime asked for the next invocation before answering "+s.currentIDLocked(), false)
 	}
 	s.inited = true
 	if !s.waitClosed {
@@ -249,40 +298,48 @@ func (s *Server) next(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.readyOnce.Do(func() { close(s.ready) })
 
+	gone := make(chan struct{})
+	peeked := make(chan struct{})
+	go func() {
+		if _, err := c.br.Peek(1); err != nil {
+			close(gone)
+		}
+		close(peeked)
+	}()
 	var inv *Invocation
 	select {
 	case inv = <-s.invocations:
 	case <-s.closed:
-		writeError(w, http.StatusInternalServerError, "ServerClosed", "The execution environment is shutting down.")
-		return
-	case <-r.Context().Done():
+		return c.writeError(http.StatusInternalServerError, "ServerClosed", "The execution environment is shutting down.", true)
+	case <-gone:
 		s.mu.Lock()
 		s.stopWaitingLocked()
 		s.mu.Unlock()
-		return
+		return false
 	}
 	s.mu.Lock()
 	s.current = inv
 	s.stopWaitingLocked()
 	s.mu.Unlock()
 
-	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
-	h[HeaderRequestID] = []string{inv.RequestID}
-	h[HeaderDeadlineMs] = []string{strconv.FormatInt(inv.Deadline.UnixMilli(), 10)}
-	h[HeaderInvokedARN] = []string{inv.InvokedARN}
+	hdrs := make([]header, 0, 7)
+	hdrs = append(hdrs,
+		header{"Content-Type", "application/json"},
+		header{HeaderRequestID, inv.RequestID},
+		header{HeaderDeadlineMs, strconv.FormatInt(inv.Deadline.UnixMilli(), 10)},
+		header{HeaderInvokedARN, inv.InvokedARN})
 	if inv.TraceID != "" {
-		h[HeaderTraceID] = []string{inv.TraceID}
+		hdrs = append(hdrs, header{HeaderTraceID, inv.TraceID})
 	}
 	if inv.ClientContext != "" {
-		h[HeaderClientContext] = []string{inv.ClientContext}
+		hdrs = append(hdrs, header{HeaderClientContext, inv.ClientContext})
 	}
 	if inv.CognitoIdentity != "" {
-		h[HeaderCognitoIdentity] = []string{inv.CognitoIdentity}
+		hdrs = append(hdrs, header{HeaderCognitoIdentity, inv.CognitoIdentity})
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(inv.Payload))}
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(inv.Payload)
+	err := c.write(http.StatusOK, hdrs, inv.Payload, false)
+	<-peeked // the reader owns c.br until the runtime's next request (or EOF)
+	return err == nil
 }
 
 // stopWaitingLocked marks the runtime as no longer waiting; s.mu must be
@@ -302,33 +359,33 @@ func (s *Server) currentIDLocked() string {
 	return s.current.RequestID
 }
 
-func (s *Server) post(w http.ResponseWriter, r *http.Request, id string, failed bool) {
-	if mode := r.Header.Get(HeaderResponseMode); mode != "" && mode != "streaming" {
-		writeError(w, http.StatusBadRequest, "InvalidFunctionResponseMode",
-			"Lambda-Runtime-Function-Response-Mode must be streaming when set, got "+mode)
-		return
+// post takes the runtime's response or error for invocation id.
+func (s *Server) post(c *conn, req *request, id string, failed bool) bool {
+	if mode := req.responseMode; mode != "" && mode != "streaming" {
+		ok := c.discardBody(req)
+		return c.writeError(http.StatusBadRequest, "InvalidFunctionResponseMode",
+			"Lambda-Runtime-Function-Response-Mode must be streaming when set, got "+mode, !ok)
 	}
 	s.mu.Lock()
 	inv := s.current
 	s.mu.Unlock()
 	if inv == nil {
-		writeError(w, http.StatusForbidden, "InvalidStateTransition",
-			"No invocation is in progress; "+id+" cannot be answered now.")
-		return
+		ok := c.discardBody(req)
+		return c.writeError(http.StatusForbidden, "InvalidStateTransition",
+			"No invocation is in progress; "+id+" cannot be answered now.", !ok)
 	}
 	if inv.RequestID != id {
-		writeError(w, http.StatusBadRequest, "InvalidRequestID",
-			"Invalid request ID: "+id+" is not the invocation in progress.")
-		return
+		ok := c.discardBody(req)
+		return c.writeError(http.StatusBadRequest, "InvalidRequestID",
+			"Invalid request ID: "+id+" is not the invocation in progress.", !ok)
 	}
-	body, tooLarge, err := readBody(r)
+	body, tooLarge, err := c.readBody(req)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", "Reading the body: "+err.Error())
-		return
+		return c.writeError(http.StatusBadRequest, "InvalidRequest", "Reading the body: "+err.Error(), true)
 	}
 	res := Result{Payload: body, Failed: failed}
 	if failed {
-		res.ErrorType = r.Header.Get(HeaderErrorType)
+		res.ErrorType = req.errorType
 		if len(body) == 0 {
 			res.Payload = errorJSON(res.ErrorType, "")
 		}
@@ -344,35 +401,33 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, id string, failed 
 	s.mu.Lock()
 	if s.current != inv { // abandoned (timed out) meanwhile
 		s.mu.Unlock()
-		writeError(w, http.StatusForbidden, "InvalidStateTransition", "The invocation "+id+" is no longer in progress.")
-		return
+		return c.writeError(http.StatusForbidden, "InvalidStateTransition", "The invocation "+id+" is no longer in progress.", false)
 	}
 	s.current = nil
 	s.mu.Unlock()
 	inv.result <- res
 	if tooLarge {
-		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
-			"Exceeded maximum allowed payload size ("+strconv.Itoa(MaxResponseBytes)+" bytes).")
-		return
+		return c.writeError(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
+			"Exceeded maximum allowed payload size ("+strconv.Itoa(MaxResponseBytes)+" bytes).", false)
 	}
-	writeAccepted(w)
+	return c.writeAccepted()
 }
 
-func (s *Server) postInitError(w http.ResponseWriter, r *http.Request) {
+// postInitError takes the error of a runtime that failed to initialise.
+func (s *Server) postInitError(c *conn, req *request) bool {
 	s.mu.Lock()
 	inited := s.inited
 	s.mu.Unlock()
 	if inited {
-		writeError(w, http.StatusForbidden, "InvalidStateTransition",
-			"init/error is only valid before the first invocation/next.")
-		return
+		ok := c.discardBody(req)
+		return c.writeError(http.StatusForbidden, "InvalidStateTransition",
+			"init/error is only valid before the first invocation/next.", !ok)
 	}
-	body, _, err := readBody(r)
+	body, _, err := c.readBody(req)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", "Reading the body: "+err.Error())
-		return
+		return c.writeError(http.StatusBadRequest, "InvalidRequest", "Reading the body: "+err.Error(), true)
 	}
-	res := Result{Payload: body, Failed: true, ErrorType: r.Header.Get(HeaderErrorType)}
+	res := Result{Payload: body, Failed: true, ErrorType: req.errorType}
 	if len(body) == 0 {
 		res.Payload = errorJSON(res.ErrorType, "")
 	}
@@ -380,5 +435,5 @@ func (s *Server) postInitError(w http.ResponseWriter, r *http.Request) {
 	case s.initErr <- res:
 	default: // only the first report counts
 	}
-	writeAccepted(w)
+	return c.writeAccepted()
 }

@@ -11,7 +11,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +29,11 @@ import (
 // STRATUS_TEST_RUNTIME=1, so the server is tested against the client that
 // unmodified Go functions use.
 func TestMain(m *testing.M) {
-	if os.Getenv("STRATUS_TEST_RUNTIME") == "1" {
+	switch os.Getenv("STRATUS_TEST_RUNTIME") {
+	case "noop": // the benchmark's function: echo the event
+		lambda.Start(func(_ context.Context, ev json.RawMessage) (json.RawMessage, error) { return ev, nil })
+		return
+	case "1":
 		lambda.Start(func(ctx context.Context, ev map[string]any) (map[string]any, error) {
 			lc, _ := lambdacontext.FromContext(ctx)
 			switch ev["action"] {
@@ -229,10 +237,16 @@ func TestInitError(t *testing.T) {
 
 // runtimeProcess starts the test binary as a real aws-lambda-go runtime.
 func runtimeProcess(t testing.TB, e *env) *exec.Cmd {
+	return runtimeProcessOf(t, e, "1")
+}
+
+// runtimeProcessOf starts the test binary as an aws-lambda-go runtime of
+// e; kind "1" is the test function, "noop" echoes its event.
+func runtimeProcessOf(t testing.TB, e *env, kind string) *exec.Cmd {
 	t.Helper()
 	addr := strings.TrimSuffix(strings.TrimPrefix(e.base, "http://"), "/2018-06-01/runtime/")
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "STRATUS_TEST_RUNTIME=1", "AWS_LAMBDA_RUNTIME_API="+addr,
+	cmd.Env = append(os.Environ(), "STRATUS_TEST_RUNTIME="+kind, "AWS_LAMBDA_RUNTIME_API="+addr,
 		"AWS_LAMBDA_FUNCTION_NAME=f", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -286,6 +300,71 @@ func TestRealGoRuntime(t *testing.T) {
 
 // BenchmarkHandoff measures one Runtime API round trip (platform hands an
 // event to a real aws-lambda-go runtime and gets its answer) over loopback.
+// BenchmarkHandoffParallel is the floor of a platform built on the Runtime
+// API: 16 real aws-lambda-go processes (no sandbox, no edge, no logs),
+// each fed back to back by its own goroutine. It reports invocations/s
+// and the CPU per invocation of this process (the Runtime API servers)
+// and of the runtime processes.
+func BenchmarkHandoffParallel(b *testing.B) {
+	const n = 16
+	envs := make([]*env, n)
+	procs := make([]*exec.Cmd, n)
+	for i := range envs {
+		envs[i] = start(b)
+		procs[i] = runtimeProcessOf(b, envs[i], "noop")
+	}
+	for _, e := range envs {
+		<-e.srv.Ready()
+	}
+	runtimeCPU := func() (d time.Duration) {
+		for _, p := range procs {
+			d += procCPU(p.Process.Pid)
+		}
+		return d
+	}
+	payload := []byte(`{"a":"0123456789ab"}`)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	self0, rt0, t0 := selfCPU(), runtimeCPU(), time.Now()
+	var wg sync.WaitGroup
+	for _, e := range envs {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				inv := &runtimeapi.Invocation{RequestID: "bench", Payload: payload, Deadline: time.Now().Add(time.Minute), InvokedARN: "arn"}
+				if _, err := e.srv.Invoke(context.Background(), inv, nil); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	el, self, rt := time.Since(t0), selfCPU()-self0, runtimeCPU()-rt0
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "invokes/s")
+	b.ReportMetric(float64(self.Microseconds())/float64(b.N), "server-µs-cpu/op")
+	b.ReportMetric(float64(rt.Microseconds())/float64(b.N), "runtime-µs-cpu/op")
+}
+
+// procCPU is a process's user+system CPU from /proc (10 ms resolution).
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func BenchmarkHandoff(b *testing.B) {
 	e := start(b)
 	runtimeProcess(b, e)
