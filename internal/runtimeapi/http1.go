@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
+	"sync"
 )
 
 // The Runtime API speaks HTTP/1.1 to one client per environment: the
@@ -227,10 +228,15 @@ func asciiEqualFold(b []byte, s string) bool {
 
 // conn is one client connection.
 type conn struct {
-	s    *Server
-	nc   net.Conn
-	br   *bufio.Reader
-	head []byte // response head being built; reused
+	s  *Server
+	nc net.Conn
+	br *bufio.Reader
+
+	// wmu serialises writes: an event is written by the invoking
+	// goroutine while the connection's own goroutine may answer a
+	// (misbehaving) runtime's other request.
+	wmu  sync.Mutex
+	head []byte // wmu guards head: the response head being built
 	// last is set while serving a request after which the connection
 	// closes (HTTP/1.0, Connection: close): its response says so.
 	last bool
@@ -262,6 +268,8 @@ func (c *conn) continue100(req *request) error {
 		return nil
 	}
 	req.expect100 = false
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	_, err := io.WriteString(c.nc, "HTTP/1.1 100 Continue\r\n\r\n")
 	return err
 }
@@ -341,6 +349,8 @@ type header struct{ name, value string }
 // write sends a response with a Content-Length and the given body in one
 // system call. With close set it asks the client to close the connection.
 func (c *conn) write(status int, hdrs []header, body []byte, close bool) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	h := append(c.head[:0], "HTTP/1.1 "...)
 	h = strconv.AppendInt(h, int64(status), 10)
 	h = append(h, ' ')

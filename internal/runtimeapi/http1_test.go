@@ -258,3 +258,37 @@ func FuzzReadRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestDirectDelivery: with the runtime waiting in next, Invoke writes the
+// event itself; a second Invoke meanwhile is refused (ErrBusy), and Close
+// ends a waiting Invoke with ErrClosed.
+func TestDirectDelivery(t *testing.T) {
+	s, nc, br := dial(t)
+	send(t, nc, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n")
+	<-s.Waiting()
+	res := invokeAsync(s, "d1", `"x"`)
+	resp, body := recv(t, br)
+	if resp.StatusCode != 200 || body != `"x"` || resp.Header.Get(HeaderRequestID) != "d1" {
+		t.Fatalf("next: %d %q", resp.StatusCode, body)
+	}
+	if _, err := s.Invoke(context.Background(), &Invocation{RequestID: "d2"}, nil); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second invoke: %v, want ErrBusy", err)
+	}
+	send(t, nc, "POST /2018-06-01/runtime/invocation/d1/response HTTP/1.1\r\nContent-Length: 1\r\n\r\n1")
+	if r := <-res; string(r.Payload) != "1" {
+		t.Fatalf("result %+v", r)
+	}
+	recv(t, br)
+	send(t, nc, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n")
+	<-s.Waiting()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Invoke(context.Background(), &Invocation{RequestID: "d3", Deadline: time.Now().Add(time.Minute)}, nil)
+		errc <- err
+	}()
+	recv(t, br) // d3 delivered; the runtime never answers
+	_ = s.Close()
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Fatalf("invoke across Close: %v, want ErrClosed", err)
+	}
+}

@@ -79,15 +79,16 @@ type Result struct {
 // Server is the Runtime API of one environment. Create it with New, serve
 // a listener with Serve, and drive invocations with Invoke.
 type Server struct {
-	invocations chan *Invocation
-	ready       chan struct{}
-	readyOnce   sync.Once
-	initErr     chan Result
-	closed      chan struct{}
-	closeOnce   sync.Once
+	ready     chan struct{}
+	readyOnce sync.Once
+	initErr   chan Result
+	closed    chan struct{}
+	closeOnce sync.Once
 
 	mu         sync.Mutex
 	current    *Invocation   // mu guards current: the invocation being executed
+	pending    *Invocation   // mu guards pending: handed over, waiting for the runtime to ask
+	waiter     *conn         // mu guards waiter: the connection waiting in next
 	inited     bool          // mu guards inited: next has been called once
 	waiting    chan struct{} // mu guards waiting: closed while the runtime waits in next
 	waitClosed bool          // mu guards waitClosed: waiting is closed
@@ -101,13 +102,12 @@ type Server struct {
 // New returns a Server that serves no listener yet.
 func New() *Server {
 	return &Server{
-		invocations: make(chan *Invocation),
-		ready:       make(chan struct{}),
-		initErr:     make(chan Result, 1),
-		closed:      make(chan struct{}),
-		waiting:     make(chan struct{}),
-		lns:         make(map[net.Listener]struct{}),
-		conns:       make(map[net.Conn]struct{}),
+		ready:   make(chan struct{}),
+		initErr: make(chan Result, 1),
+		closed:  make(chan struct{}),
+		waiting: make(chan struct{}),
+		lns:     make(map[net.Listener]struct{}),
+		conns:   make(map[net.Conn]struct{}),
 	}
 }
 
@@ -190,19 +190,42 @@ func (s *Server) Waiting() <-chan struct{} {
 // InitError delivers the error the runtime posted to init/error, if any.
 func (s *Server) InitError() <-chan Result { return s.initErr }
 
+// ErrBusy is returned by Invoke while another invocation is in progress:
+// an environment runs one invocation at a time.
+var ErrBusy = errors.New("runtimeapi: an invocation is already in progress")
+
 // Invoke hands inv to the runtime and waits for its result. It returns
 // ErrDeadline when ctx ends first, ErrDied when died is closed first (the
 // runtime process exited) and ErrClosed when the server closes.
+//
+// When the runtime is waiting in invocation/next, the caller writes the
+// event to the runtime's connection itself: no goroutine has to be woken
+// to deliver it. Otherwise the event waits for the runtime's next call.
 func (s *Server) Invoke(ctx context.Context, inv *Invocation, died <-chan struct{}) (Result, error) {
 	inv.result = make(chan Result, 1)
 	select {
-	case s.invocations <- inv:
-	case <-ctx.Done():
-		return Result{}, ErrDeadline
-	case <-died:
-		return Result{}, ErrDied
 	case <-s.closed:
 		return Result{}, ErrClosed
+	default:
+	}
+	s.mu.Lock()
+	if s.current != nil || s.pending != nil {
+		s.mu.Unlock()
+		return Result{}, ErrBusy
+	}
+	c := s.waiter
+	if c != nil {
+		s.waiter = nil
+		s.current = inv
+		s.stopWaitingLocked()
+	} else {
+		s.pending = inv
+	}
+	s.mu.Unlock()
+	if c != nil {
+		// A failed write means the runtime's connection broke; the
+		// runtime is going away, which died or ctx will tell.
+		_ = c.deliver(inv)
 	}
 	select {
 	case r := <-inv.result:
@@ -221,15 +244,20 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation, died <-chan struct
 		s.abandon(inv)
 		return Result{}, ErrDied
 	case <-s.closed:
+		s.abandon(inv)
 		return Result{}, ErrClosed
 	}
 }
 
-// abandon forgets inv so that a late response is refused.
+// abandon forgets inv so that a late response is refused (or, if the
+// runtime never took it, that it is not handed out any more).
 func (s *Server) abandon(inv *Invocation) {
 	s.mu.Lock()
 	if s.current == inv {
 		s.current = nil
+	}
+	if s.pending == inv {
+		s.pending = nil
 	}
 	s.mu.Unlock()
 }
@@ -252,7 +280,7 @@ func (s *Server) route(c *conn, req *request) bool {
 		if !c.discardBody(req) {
 			return false
 		}
-		return s.next(c, req)
+		return s.next(c)
 	case p == pathInitError:
 		if req.method != http.MethodPost {
 			break
@@ -279,11 +307,12 @@ func (s *Server) route(c *conn, req *request) bool {
 	return c.writeError(http.StatusNotFound, "InvalidURL", "Unknown Runtime API path: "+req.method+" "+p, !ok)
 }
 
-// next hands the runtime its next invocation once there is one. While it
-// waits, a reader goroutine watches the connection, so that a runtime
-// that gives up (closes the connection) stops counting as waiting; the
-// runtime's next request is then read from what that goroutine buffered.
-func (s *Server) next(c *conn, req *request) bool {
+// next hands the runtime its next invocation: at once when one is
+// pending, else the connection is parked as the waiter, for Invoke to
+// write the event to. The connection's goroutine then only waits for the
+// runtime's next request; if instead the connection ends, the runtime no
+// longer counts as waiting.
+func (s *Server) next(c *conn) bool {
 	s.mu.Lock()
 	if s.current != nil {
 		s.mu.Unlock()
@@ -291,37 +320,32 @@ func (s *Server) next(c *conn, req *request) bool {
 			"State transition from Invoking to Ready failed: the runtime asked for the next invocation before answering "+s.currentIDLocked(), false)
 	}
 	s.inited = true
+	s.readyOnce.Do(func() { close(s.ready) })
+	if inv := s.pending; inv != nil {
+		s.pending = nil
+		s.current = inv
+		s.mu.Unlock()
+		return c.deliver(inv) == nil
+	}
+	s.waiter = c
 	if !s.waitClosed {
 		close(s.waiting)
 		s.waitClosed = true
 	}
 	s.mu.Unlock()
-	s.readyOnce.Do(func() { close(s.ready) })
 
-	gone := make(chan struct{})
-	peeked := make(chan struct{})
-	go func() {
-		if _, err := c.br.Peek(1); err != nil {
-			close(gone)
-		}
-		close(peeked)
-	}()
-	var inv *Invocation
-	select {
-	case inv = <-s.invocations:
-	case <-s.closed:
-		return c.writeError(http.StatusInternalServerError, "ServerClosed", "The execution environment is shutting down.", true)
-	case <-gone:
-		s.mu.Lock()
-		s.stopWaitingLocked()
-		s.mu.Unlock()
-		return false
-	}
+	_, err := c.br.Peek(1) // the runtime's next request, or the end of the connection
 	s.mu.Lock()
-	s.current = inv
-	s.stopWaitingLocked()
+	if s.waiter == c { // nothing was delivered
+		s.waiter = nil
+		s.stopWaitingLocked()
+	}
 	s.mu.Unlock()
+	return err == nil
+}
 
+// deliver writes inv as the answer to the runtime's invocation/next.
+func (c *conn) deliver(inv *Invocation) error {
 	hdrs := make([]header, 0, 7)
 	hdrs = append(hdrs,
 		header{"Content-Type", "application/json"},
@@ -337,9 +361,7 @@ func (s *Server) next(c *conn, req *request) bool {
 	if inv.CognitoIdentity != "" {
 		hdrs = append(hdrs, header{HeaderCognitoIdentity, inv.CognitoIdentity})
 	}
-	err := c.write(http.StatusOK, hdrs, inv.Payload, false)
-	<-peeked // the reader owns c.br until the runtime's next request (or EOF)
-	return err == nil
+	return c.write(http.StatusOK, hdrs, inv.Payload, false)
 }
 
 // stopWaitingLocked marks the runtime as no longer waiting; s.mu must be
