@@ -365,17 +365,30 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// BenchmarkHandoff feeds one real aws-lambda-go process (the echo
+// function) back to back, at the sizes the benchmarks of issue 7 use: the
+// floor of a warm invoke's latency without an edge, a sandbox or logs.
 func BenchmarkHandoff(b *testing.B) {
-	e := start(b)
-	runtimeProcess(b, e)
-	<-e.srv.Ready()
-	payload := `{"action":"echo","data":"0123456789"}`
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		inv := invocation("bench", payload)
-		if _, err := e.srv.Invoke(context.Background(), inv, nil); err != nil {
-			b.Fatal(err)
-		}
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+	}{
+		{"20B", []byte(`{"a":"0123456789ab"}`)},
+		{"100KB", []byte(`"` + strings.Repeat("x", 100*1024-2) + `"`)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			e := start(b)
+			runtimeProcessOf(b, e, "noop")
+			<-e.srv.Ready()
+			b.SetBytes(int64(len(tc.payload)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				inv := &runtimeapi.Invocation{RequestID: "bench", Payload: tc.payload, Deadline: time.Now().Add(time.Minute), InvokedARN: "arn"}
+				if _, err := e.srv.Invoke(context.Background(), inv, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
