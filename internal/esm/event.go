@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/stratus-dev/stratus"
+	"github.com/stratus-dev/stratus/internal/jsonv"
 )
 
 // record is one message of the SQS event (reference §6.3): lower-camel
@@ -83,7 +84,7 @@ func batchFailures(payload []byte, inBatch map[string]bool) (failed map[string]b
 	if len(payload) == 0 || bytes.Equal(payload, []byte("null")) {
 		return nil, false
 	}
-	if !json.Valid(payload) {
+	if !jsonv.Valid(payload) {
 		return nil, true
 	}
 	if payload[0] != '{' {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stratus-dev/stratus"
 	"github.com/stratus-dev/stratus/internal/awsapi"
+	"github.com/stratus-dev/stratus/internal/jsonv"
 )
 
 // Invoke limits (reference §1.1).
@@ -118,7 +119,7 @@ func decodeClientContext(cc string) (string, error) {
 		return "", invalidf("Client context must be at most %d bytes of base64-encoded data.", maxClientContext)
 	}
 	b, err := base64.StdEncoding.DecodeString(cc)
-	if err != nil || !json.Valid(b) {
+	if err != nil || !jsonv.Valid(b) {
 		return "", stratus.Errorf(stratus.EBADREQUEST, "Client context must be a valid Base64-encoded JSON object.")
 	}
 	return string(b), nil
@@ -151,7 +152,9 @@ func readPayload(r *http.Request, typ stratus.InvocationType) ([]byte, error) {
 	if len(bytes.TrimSpace(payload)) == 0 {
 		return []byte("{}"), nil
 	}
-	if !json.Valid(payload) {
+	// jsonv.Valid decides exactly as json.Valid does, several times
+	// faster; encoding/json only explains the rare rejection.
+	if !jsonv.Valid(payload) {
 		var raw json.RawMessage
 		msg := "invalid JSON"
 		if err := json.Unmarshal(payload, &raw); err != nil {
