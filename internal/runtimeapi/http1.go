@@ -274,36 +274,53 @@ func (c *conn) continue100(req *request) error {
 	return err
 }
 
-// readBody reads req's body: at most MaxResponseBytes are kept; tooLarge
-// reports a longer body, which is read and dropped so that the connection
-// stays usable.
-func (c *conn) readBody(req *request) (body []byte, tooLarge bool, err error) {
+// body is a request body as read.
+type body struct {
+	data []byte
+	// tooLarge reports a body over MaxResponseBytes, read and dropped so
+	// that the connection stays usable.
+	tooLarge bool
+	// errorType and errorBody are the trailers a runtime sends when
+	// producing the body failed midway (aws-lambda-go does for a response
+	// whose reader fails); errorBody is base64 as sent.
+	errorType, errorBody string
+}
+
+// readBody reads req's body, keeping at most MaxResponseBytes.
+func (c *conn) readBody(req *request) (body, error) {
+	var b body
 	if err := c.continue100(req); err != nil {
-		return nil, false, err
+		return b, err
 	}
 	if n := req.contentLength; n >= 0 {
 		if n > MaxResponseBytes {
-			_, err = io.CopyN(io.Discard, c.br, n)
-			return nil, true, err
+			_, err := io.CopyN(io.Discard, c.br, n)
+			b.tooLarge = true
+			return b, err
 		}
-		body = make([]byte, n)
-		_, err = io.ReadFull(c.br, body)
-		return body, false, err
+		b.data = make([]byte, n)
+		_, err := io.ReadFull(c.br, b.data)
+		return b, err
 	}
 	cr := httputil.NewChunkedReader(c.br)
-	body, err = io.ReadAll(io.LimitReader(cr, MaxResponseBytes+1))
-	if err == nil && len(body) > MaxResponseBytes {
-		body, tooLarge = nil, true
+	buf := bytes.NewBuffer(make([]byte, 0, 32<<10))
+	_, err := buf.ReadFrom(io.LimitReader(cr, MaxResponseBytes+1))
+	if err == nil && buf.Len() > MaxResponseBytes {
+		b.tooLarge = true
 		_, err = io.Copy(io.Discard, cr)
+	} else {
+		b.data = buf.Bytes()
 	}
 	if err != nil {
-		return nil, false, err
+		return body{}, err
 	}
-	return body, tooLarge, c.skipTrailer()
+	err = c.readTrailer(&b)
+	return b, err
 }
 
-// skipTrailer reads the trailer section that ends a chunked body.
-func (c *conn) skipTrailer() error {
+// readTrailer reads the trailer section that ends a chunked body, keeping
+// the Runtime API's error trailers.
+func (c *conn) readTrailer(b *body) error {
 	for budget := maxHeaderBytes; ; {
 		line, err := c.br.ReadSlice('\n')
 		if err != nil {
@@ -312,8 +329,20 @@ func (c *conn) skipTrailer() error {
 		if budget -= len(line); budget < 0 {
 			return errors.New("trailer too large")
 		}
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
 			return nil
+		}
+		if b == nil {
+			continue
+		}
+		name, value, _ := bytes.Cut(line, []byte{':'})
+		value = bytes.Trim(value, " \t")
+		switch {
+		case asciiEqualFold(name, HeaderErrorType):
+			b.errorType = string(value)
+		case asciiEqualFold(name, HeaderErrorBody):
+			b.errorBody = string(value)
 		}
 	}
 }
@@ -339,7 +368,7 @@ func (c *conn) discardBody(req *request) bool {
 		if n, err := io.Copy(io.Discard, io.LimitReader(cr, maxDiscard+1)); err != nil || n > maxDiscard {
 			return false
 		}
-		return c.skipTrailer() == nil
+		return c.readTrailer(nil) == nil
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -290,5 +291,26 @@ func TestDirectDelivery(t *testing.T) {
 	_ = s.Close()
 	if err := <-errc; !errors.Is(err, ErrClosed) {
 		t.Fatalf("invoke across Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestErrorTrailers: a chunked response whose production failed midway
+// carries the error in trailers (aws-lambda-go sends them); the error
+// replaces the partial body.
+func TestErrorTrailers(t *testing.T) {
+	s, nc, br := dial(t)
+	res := invokeAsync(s, "t1", `{}`)
+	send(t, nc, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n")
+	recv(t, br)
+	errBody := base64.StdEncoding.EncodeToString([]byte(`{"errorMessage":"stream broke","errorType":"Broken"}`))
+	send(t, nc, "POST /2018-06-01/runtime/invocation/t1/response HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"+
+		"Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\r\n"+
+		"4\r\npart\r\n0\r\nLambda-Runtime-Function-Error-Type: Broken\r\nLambda-Runtime-Function-Error-Body: "+errBody+"\r\n\r\n")
+	r := <-res
+	if !r.Failed || r.ErrorType != "Broken" || string(r.Payload) != `{"errorMessage":"stream broke","errorType":"Broken"}` {
+		t.Fatalf("result %+v %q", r, r.Payload)
+	}
+	if resp, _ := recv(t, br); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("status %d", resp.StatusCode)
 	}
 }

@@ -17,6 +17,7 @@ package runtimeapi
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"errors"
 	"net"
 	"net/http"
@@ -39,6 +40,9 @@ const (
 	HeaderCognitoIdentity = "Lambda-Runtime-Cognito-Identity"
 	HeaderErrorType       = "Lambda-Runtime-Function-Error-Type"
 	HeaderResponseMode    = "Lambda-Runtime-Function-Response-Mode"
+	// HeaderErrorBody is a trailer: the base64 error JSON of a response
+	// that failed while its body was being sent.
+	HeaderErrorBody = "Lambda-Runtime-Function-Error-Body"
 )
 
 // Errors returned by Invoke.
@@ -401,17 +405,24 @@ func (s *Server) post(c *conn, req *request, id string, failed bool) bool {
 		return c.writeError(http.StatusBadRequest, "InvalidRequestID",
 			"Invalid request ID: "+id+" is not the invocation in progress.", !ok)
 	}
-	body, tooLarge, err := c.readBody(req)
+	b, err := c.readBody(req)
 	if err != nil {
 		return c.writeError(http.StatusBadRequest, "InvalidRequest", "Reading the body: "+err.Error(), true)
 	}
-	res := Result{Payload: body, Failed: failed}
+	res := Result{Payload: b.data, Failed: failed}
 	if failed {
 		res.ErrorType = req.errorType
-		if len(body) == 0 {
-			res.Payload = errorJSON(res.ErrorType, "")
+	}
+	if b.errorType != "" { // the body failed midway: the error replaces it
+		res = Result{Failed: true, ErrorType: b.errorType}
+		if dec, err := base64.StdEncoding.DecodeString(b.errorBody); err == nil && len(dec) > 0 {
+			res.Payload = dec
 		}
 	}
+	if res.Failed && len(res.Payload) == 0 {
+		res.Payload = errorJSON(res.ErrorType, "")
+	}
+	tooLarge := b.tooLarge
 	if tooLarge {
 		res = Result{
 			Failed:    true,
@@ -445,12 +456,12 @@ func (s *Server) postInitError(c *conn, req *request) bool {
 		return c.writeError(http.StatusForbidden, "InvalidStateTransition",
 			"init/error is only valid before the first invocation/next.", !ok)
 	}
-	body, _, err := c.readBody(req)
+	b, err := c.readBody(req)
 	if err != nil {
 		return c.writeError(http.StatusBadRequest, "InvalidRequest", "Reading the body: "+err.Error(), true)
 	}
-	res := Result{Payload: body, Failed: true, ErrorType: req.errorType}
-	if len(body) == 0 {
+	res := Result{Payload: b.data, Failed: true, ErrorType: req.errorType}
+	if len(res.Payload) == 0 {
 		res.Payload = errorJSON(res.ErrorType, "")
 	}
 	select {

@@ -33,6 +33,11 @@ func TestMain(m *testing.M) {
 	case "noop": // the benchmark's function: echo the event
 		lambda.Start(func(_ context.Context, ev json.RawMessage) (json.RawMessage, error) { return ev, nil })
 		return
+	case "failing-reader": // a response whose reader fails midway
+		lambda.Start(func(_ context.Context, _ json.RawMessage) (io.Reader, error) {
+			return io.MultiReader(strings.NewReader("partial"), failingReader{}), nil
+		})
+		return
 	case "1":
 		lambda.Start(func(ctx context.Context, ev map[string]any) (map[string]any, error) {
 			lc, _ := lambdacontext.FromContext(ctx)
@@ -50,6 +55,10 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("the disk went away") }
 
 type env struct {
 	srv  *runtimeapi.Server
@@ -256,6 +265,21 @@ func runtimeProcessOf(t testing.TB, e *env, kind string) *exec.Cmd {
 	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
 	return cmd
+}
+
+// TestRealGoRuntimeFailingReader: aws-lambda-go reports a response whose
+// reader fails midway in chunked trailers; the invocation fails with that
+// error instead of returning the partial body.
+func TestRealGoRuntimeFailingReader(t *testing.T) {
+	e := start(t)
+	runtimeProcessOf(t, e, "failing-reader")
+	r, err := e.srv.Invoke(context.Background(), invocation("fr-1", `{}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Failed || !strings.Contains(string(r.Payload), "the disk went away") {
+		t.Fatalf("result %+v %q", r, r.Payload)
+	}
 }
 
 func TestRealGoRuntime(t *testing.T) {
