@@ -303,13 +303,12 @@ func (c *conn) readBody(req *request) (body, error) {
 		return b, err
 	}
 	cr := httputil.NewChunkedReader(c.br)
-	buf := bytes.NewBuffer(make([]byte, 0, 32<<10))
-	_, err := buf.ReadFrom(io.LimitReader(cr, MaxResponseBytes+1))
-	if err == nil && buf.Len() > MaxResponseBytes {
+	data, err := io.ReadAll(io.LimitReader(cr, MaxResponseBytes+1))
+	if err == nil && len(data) > MaxResponseBytes {
 		b.tooLarge = true
 		_, err = io.Copy(io.Discard, cr)
 	} else {
-		b.data = buf.Bytes()
+		b.data = data
 	}
 	if err != nil {
 		return body{}, err
