@@ -35,6 +35,10 @@ type server struct {
 // server taken during the measured phases.
 var profileDir string
 
+// prebuilt, set by -stratus, is a server binary to measure instead of
+// building one from the source tree (to compare two builds).
+var prebuilt string
+
 // serverProcs, set by -server-gomaxprocs, is the server's GOMAXPROCS (0:
 // Go's default).
 var serverProcs int
@@ -43,7 +47,15 @@ var readyRE = regexp.MustCompile(`Stratus ready at (http://\S+)`)
 
 // build compiles the server and the fixture function into dir.
 func build(root, dir string) error {
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "stratus"), "./cmd/stratus").CombinedOutput(); err != nil {
+	if prebuilt != "" {
+		data, err := os.ReadFile(prebuilt)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "stratus"), data, 0o755); err != nil {
+			return err
+		}
+	} else if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "stratus"), "./cmd/stratus").CombinedOutput(); err != nil {
 		return fmt.Errorf("building stratus: %v\n%s", err, out)
 	}
 	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "bootstrap"), "./bench/fixtures/noop")

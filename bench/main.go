@@ -35,6 +35,7 @@ func main() {
 	quick := flag.Bool("quick", false, "tiny sizes, to check that every part still runs (CI)")
 	flag.IntVar(&benchMemory, "memory", benchMemory, "MemorySize (MB) of the warm/throughput/async function; 1769 MB is one vCPU")
 	flag.StringVar(&profileDir, "profile", "", "directory for the server's CPU and allocation profiles of the warm and throughput measurements")
+	flag.StringVar(&prebuilt, "stratus", "", "measure this stratus binary instead of building ./cmd/stratus")
 	flag.IntVar(&serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the server (0: Go's default, the number of CPUs)")
 	flag.StringVar(&benchSandbox, "sandbox", benchSandbox, "sandbox driver of the server: linux or none")
 	levels := flag.String("concurrency", "1,4,16,64", "concurrency levels of the throughput part")
