@@ -40,7 +40,11 @@ func deployNoop(dir, name string, memory int, args ...string) (*server, error) {
 	return s, nil
 }
 
-// benchWarm measures warm synchronous invokes at concurrency 1.
+// benchWarm measures warm synchronous invokes at concurrency 1: back to
+// back (the runtime may still be on its way back to invocation/next when
+// the next invoke arrives) and with a pause in between (it is waiting, as
+// for a function invoked now and then; the pause is below the freeze
+// delay, so no thaw is measured).
 func benchWarm(dir string, n int) error {
 	s, err := deployNoop(dir, "noop", benchMemory)
 	if err != nil {
@@ -52,7 +56,8 @@ func benchWarm(dir string, n int) error {
 	for _, tc := range []struct {
 		label   string
 		payload []byte
-	}{{"20 B", small}, {"100 KB", big}} {
+		gap     time.Duration // pause between invokes; 0: back to back
+	}{{"20 B", small, 0}, {"100 KB", big, 0}, {"20 B, 2 ms apart", small, 2 * time.Millisecond}} {
 		for i := 0; i < 100; i++ { // the first is the cold start
 			if _, _, err := s.invoke("noop", tc.payload, false); err != nil {
 				return err
@@ -62,7 +67,7 @@ func benchWarm(dir string, n int) error {
 		// With -profile the loop also runs until the profile is taken.
 		profiled := make(chan struct{})
 		go func() {
-			s.profile("warm-"+strings.ReplaceAll(tc.label, " ", ""), 3*time.Second)()
+			s.profile("warm-"+strings.NewReplacer(" ", "", ",", "-").Replace(tc.label), 3*time.Second)()
 			close(profiled)
 		}()
 		if s.debug == "" {
@@ -81,13 +86,16 @@ func benchWarm(dir string, n int) error {
 		}
 		cpu0 := s.cpuNow()
 		for i := 0; !done(i); i++ {
+			if tc.gap > 0 {
+				time.Sleep(tc.gap)
+			}
 			t0 := time.Now()
 			if _, _, err := s.invoke("noop", tc.payload, false); err != nil {
 				return err
 			}
 			d = append(d, time.Since(t0))
 		}
-		fmt.Printf("warm invoke %-7s concurrency 1: %s; %s\n", tc.label, summarize(d), cpu0.perInvoke(s, len(d)))
+		fmt.Printf("warm invoke %-16s concurrency 1: %s; %s\n", tc.label, summarize(d), cpu0.perInvoke(s, len(d)))
 	}
 	return nil
 }
