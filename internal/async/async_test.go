@@ -364,7 +364,7 @@ func TestQueuedEventsAndRetriesSurviveRestart(t *testing.T) {
 	}
 }
 
-func TestGroupCommitUsesAtomicBatches(t *testing.T) {
+func TestGroupCommitWritesBundles(t *testing.T) {
 	e := newEnv(t, "fn")
 	reg := prometheus.NewRegistry()
 	_ = e.svc.Register(reg)
@@ -394,8 +394,15 @@ func TestGroupCommitUsesAtomicBatches(t *testing.T) {
 	if err != nil || b["fn"] != clients*each {
 		t.Fatalf("backlog %v (%v), want %d events of fn", b, err, clients*each)
 	}
-	if n := histogramCount(t, reg, "stratus_async_commit_messages", "atomic"); n == 0 {
-		t.Error("no atomic batch was written for 32 concurrent clients")
+	if n := histogramCount(t, reg, "stratus_async_commit_messages", "bundle"); n == 0 {
+		t.Error("no group commit was written for 32 concurrent clients")
+	}
+	info, err := e.svc.Stream().Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs >= clients*each {
+		t.Errorf("%d events took %d messages: no bundles", clients*each, info.State.Msgs)
 	}
 	e.svc.Start()
 	checkFor(t, 20*time.Second, 50*time.Millisecond, func() error {

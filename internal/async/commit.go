@@ -2,11 +2,8 @@ package async
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -15,17 +12,24 @@ import (
 	"github.com/stratus-dev/stratus/internal/awsapi"
 )
 
-// Headers of JetStream's atomic batch publish.
-const (
-	hdrBatchID     = "Nats-Batch-Id"
-	hdrBatchSeq    = "Nats-Batch-Sequence"
-	hdrBatchCommit = "Nats-Batch-Commit"
-)
-
 var errClosed = errors.New("async: queue closed")
 
-// pending is one publish waiting for its group to be committed.
+// Modes of a group commit, for the commit metrics.
+const (
+	modeBundle  = "bundle"  // only bundles: one message per function
+	modeMessage = "message" // also messages stored as they are
+)
+
+// headerRoom is what a bundle leaves of the server's maximum payload for
+// its headers.
+const headerRoom = 4 << 10
+
+// pending is one publish waiting for its group to be committed: an event,
+// stored in one bundle with the group's other events of its function, or
+// a message stored as it is (scheduled retries; events whose request id
+// the caller chose, which JetStream de-duplicates by that id).
 type pending struct {
+	ev   *event
 	msg  *nats.Msg
 	size int
 	done chan error // buffered: the committer never blocks on it
@@ -33,39 +37,51 @@ type pending struct {
 
 // committer writes publishes to JetStream in groups: one goroutine takes
 // what has queued up while the previous group was written, so concurrent
-// callers share an fsync (group commit). Each caller is answered when its
-// own message is stored.
+// callers share a write and its fsync (group commit). Each caller is
+// answered when the message holding its event is stored.
 type committer struct {
-	cfg     Config
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	log     *slog.Logger
-	observe func(size int, mode string, d time.Duration)
+	cfg      Config
+	js       jetstream.JetStream
+	maxBytes int // bounds a group, so that any bundle of it fits a message
+	observe  func(events int, mode string, d time.Duration)
 
 	in   chan *pending
 	stop chan struct{}
 	done chan struct{}
 }
 
-func newCommitter(cfg Config, js jetstream.JetStream, lg *slog.Logger, observe func(int, string, time.Duration)) *committer {
-	c := &committer{
-		cfg:     cfg,
-		nc:      js.Conn(),
-		js:      js,
-		log:     lg,
-		observe: observe,
-		in:      make(chan *pending, 4*cfg.MaxBatch),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+// newCommitter returns a committer; start runs it.
+func newCommitter(cfg Config, js jetstream.JetStream, observe func(int, string, time.Duration)) *committer {
+	maxBytes := cfg.MaxBatchBytes
+	if mp := int(js.Conn().MaxPayload()); mp > 0 {
+		maxBytes = min(maxBytes, mp-headerRoom)
 	}
-	go c.run()
-	return c
+	return &committer{
+		cfg:      cfg,
+		js:       js,
+		maxBytes: maxBytes,
+		observe:  observe,
+		in:       make(chan *pending, 4*cfg.MaxBatch),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
 }
 
-// publish stores m and returns once JetStream acknowledged it. If ctx ends
-// first, m may or may not be stored.
-func (c *committer) publish(ctx context.Context, m *nats.Msg) error {
-	p := &pending{msg: m, size: len(m.Data) + len(m.Subject) + 256, done: make(chan error, 1)}
+func (c *committer) start() { go c.run() }
+
+// publishEvent stores ev in a bundle on its function's subject and returns
+// once JetStream acknowledged it. If ctx ends first, ev may or may not be
+// stored.
+func (c *committer) publishEvent(ctx context.Context, ev *event) error {
+	return c.publish(ctx, &pending{ev: ev, size: ev.encodedSize(), done: make(chan error, 1)})
+}
+
+// publishMsg stores m as it is, like publishEvent.
+func (c *committer) publishMsg(ctx context.Context, m *nats.Msg) error {
+	return c.publish(ctx, &pending{msg: m, size: len(m.Data) + len(m.Subject) + 256, done: make(chan error, 1)})
+}
+
+func (c *committer) publish(ctx context.Context, p *pending) error {
 	select {
 	case c.in <- p:
 	case <-c.stop:
@@ -105,7 +121,7 @@ func (c *committer) run() {
 		group := []*pending{first}
 		size := first.size
 		take := func(p *pending) bool {
-			if size+p.size > c.cfg.MaxBatchBytes {
+			if size+p.size > c.maxBytes {
 				carry = p
 				return false
 			}
@@ -156,37 +172,29 @@ func (c *committer) failQueued() {
 	}
 }
 
-// commit writes group and answers every caller.
-func (c *committer) commit(group []*pending) {
-	start := time.Now()
-	mode := "single"
-	if len(group) >= c.cfg.MinAtomicBatch {
-		mode = "atomic"
-		err := c.commitAtomic(group)
-		if err == nil {
-			for _, p := range group {
-				p.done <- nil
-			}
-			c.observe(len(group), mode, time.Since(start))
-			return
-		}
-		// The batch was not stored as a whole (or we cannot tell): publish
-		// one by one. Nats-Msg-Id makes that safe if it was stored after
-		// all.
-		c.log.Warn("atomic batch publish failed; publishing its messages one by one", "messages", len(group), "err", err)
-		mode = "fallback"
-	}
-	c.commitEach(group)
-	c.observe(len(group), mode, time.Since(start))
+// write is one message of a group commit and the callers it answers.
+type write struct {
+	msg     *nats.Msg
+	waiters []*pending
 }
 
-// commitEach pipelines the group's publishes and waits for every ack.
-func (c *committer) commitEach(group []*pending) {
-	futures := make([]jetstream.PubAckFuture, len(group))
-	for i, p := range group {
-		f, err := c.js.PublishMsgAsync(p.msg)
+// commit writes group, the events of each function as one bundle and the
+// messages as they are, pipelined, and answers every caller.
+func (c *committer) commit(group []*pending) {
+	start := time.Now()
+	writes := c.messages(group)
+	mode := modeBundle
+	for _, p := range group {
+		if p.msg != nil {
+			mode = modeMessage
+			break
+		}
+	}
+	futures := make([]jetstream.PubAckFuture, len(writes))
+	for i, w := range writes {
+		f, err := c.js.PublishMsgAsync(w.msg)
 		if err != nil {
-			p.done <- fmt.Errorf("publishing to %s: %w", p.msg.Subject, err)
+			w.answer(fmt.Errorf("publishing to %s: %w", w.msg.Subject, err))
 			continue
 		}
 		futures[i] = f
@@ -199,65 +207,57 @@ func (c *committer) commitEach(group []*pending) {
 		}
 		select {
 		case <-f.Ok():
-			group[i].done <- nil
+			writes[i].answer(nil)
 		case err := <-f.Err():
-			group[i].done <- fmt.Errorf("publishing to %s: %w", group[i].msg.Subject, err)
+			writes[i].answer(fmt.Errorf("publishing to %s: %w", writes[i].msg.Subject, err))
 		case <-timeout.C:
-			for _, p := range group[i:] {
-				p.done <- fmt.Errorf("publishing to %s: no acknowledgement within %v", p.msg.Subject, c.cfg.PublishTimeout)
+			for _, w := range writes[i:] {
+				w.answer(fmt.Errorf("publishing to %s: no acknowledgement within %v", w.msg.Subject, c.cfg.PublishTimeout))
 			}
+			c.observe(len(group), mode, time.Since(start))
 			return
 		}
 	}
+	c.observe(len(group), mode, time.Since(start))
 }
 
-// batchAck is JetStream's answer to the commit of an atomic batch.
-type batchAck struct {
-	Stream string `json:"stream"`
-	Seq    uint64 `json:"seq"`
-	Batch  string `json:"batch"`
-	Count  int    `json:"count"`
-	Error  *struct {
-		Code        int    `json:"code"`
-		ErrCode     int    `json:"err_code"`
-		Description string `json:"description"`
-	} `json:"error"`
-}
-
-// commitAtomic writes the group as one atomic batch: JetStream stores it
-// all or nothing with a single fsync.
-func (c *committer) commitAtomic(group []*pending) error {
-	id := awsapi.NewRequestID()
-	var resp *nats.Msg
-	for i, p := range group {
-		h := make(nats.Header, len(p.msg.Header)+3)
-		for k, v := range p.msg.Header {
-			h[k] = v
-		}
-		h[hdrBatchID] = []string{id}
-		h[hdrBatchSeq] = []string{strconv.Itoa(i + 1)}
-		m := &nats.Msg{Subject: p.msg.Subject, Data: p.msg.Data, Header: h}
-		if i < len(group)-1 {
-			if err := c.nc.PublishMsg(m); err != nil {
-				return err
-			}
+// messages turns a group into the messages to write: one bundle per
+// function, in the order the functions first appear, with a fresh
+// Nats-Msg-Id (should the client resend it, JetStream stores it once),
+// and the group's messages as they are.
+func (c *committer) messages(group []*pending) []write {
+	var writes []write
+	bundles := map[string]int{} // function -> index in writes
+	for _, p := range group {
+		if p.msg != nil {
+			writes = append(writes, write{msg: p.msg, waiters: []*pending{p}})
 			continue
 		}
-		h[hdrBatchCommit] = []string{"1"}
-		var err error
-		if resp, err = c.nc.RequestMsg(m, c.cfg.PublishTimeout); err != nil {
-			return err
+		i, ok := bundles[p.ev.Function]
+		if !ok {
+			i = len(writes)
+			bundles[p.ev.Function] = i
+			writes = append(writes, write{})
+		}
+		writes[i].waiters = append(writes[i].waiters, p)
+	}
+	for fn, i := range bundles {
+		ws := writes[i].waiters
+		events := make([]*event, len(ws))
+		for j, p := range ws {
+			events[j] = p.ev
+		}
+		writes[i].msg = &nats.Msg{
+			Subject: c.cfg.eventSubject(fn, len(events)),
+			Header:  nats.Header{hdrMsgID: []string{awsapi.NewRequestID()}},
+			Data:    encodeBundle(events),
 		}
 	}
-	var ack batchAck
-	if err := json.Unmarshal(resp.Data, &ack); err != nil {
-		return fmt.Errorf("decoding batch ack %q: %w", resp.Data, err)
+	return writes
+}
+
+func (w write) answer(err error) {
+	for _, p := range w.waiters {
+		p.done <- err
 	}
-	if ack.Error != nil {
-		return fmt.Errorf("batch rejected: %s (error %d)", ack.Error.Description, ack.Error.ErrCode)
-	}
-	if ack.Count != len(group) {
-		return fmt.Errorf("batch ack counts %d messages, sent %d", ack.Count, len(group))
-	}
-	return nil
 }

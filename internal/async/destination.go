@@ -217,5 +217,3 @@ func errorMessage(payload []byte) string {
 	}
 	return string(payload)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

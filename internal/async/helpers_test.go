@@ -29,16 +29,17 @@ type call struct {
 	At  time.Time
 }
 
-// fakeInvoker records invocations and answers with Fn (success with the
-// payload echoed when Fn is nil).
+// fakeInvoker records invocations and answers with FnCtx or Fn (success
+// with the payload echoed when both are nil).
 type fakeInvoker struct {
 	mu    sync.Mutex
 	calls []call
 	count atomic.Int64
 	Fn    func(req *stratus.InvokeRequest, n int) (*stratus.InvokeResponse, error) // n: calls of this request id so far, 1-based
+	FnCtx func(ctx context.Context, req *stratus.InvokeRequest, n int) (*stratus.InvokeResponse, error)
 }
 
-func (f *fakeInvoker) Invoke(_ context.Context, req *stratus.InvokeRequest) (*stratus.InvokeResponse, error) {
+func (f *fakeInvoker) Invoke(ctx context.Context, req *stratus.InvokeRequest) (*stratus.InvokeResponse, error) {
 	f.count.Add(1)
 	f.mu.Lock()
 	c := *req
@@ -49,8 +50,11 @@ func (f *fakeInvoker) Invoke(_ context.Context, req *stratus.InvokeRequest) (*st
 			n++
 		}
 	}
-	fn := f.Fn
+	fn, fnCtx := f.Fn, f.FnCtx
 	f.mu.Unlock()
+	if fnCtx != nil {
+		return fnCtx(ctx, req, n)
+	}
 	if fn == nil {
 		return &stratus.InvokeResponse{RequestID: req.RequestID, Payload: req.Payload, ExecutedVersion: "$LATEST"}, nil
 	}

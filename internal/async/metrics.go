@@ -16,7 +16,7 @@ type metrics struct {
 	dropped     *prometheus.CounterVec   // reason
 	deliveries  *prometheus.CounterVec   // kind, target
 	failures    *prometheus.CounterVec   // kind, target
-	commits     *prometheus.HistogramVec // mode: messages per group commit
+	commits     *prometheus.HistogramVec // mode: events per group commit
 	commitTime  *prometheus.HistogramVec // mode
 }
 
@@ -53,7 +53,7 @@ func newMetrics() *metrics {
 		}, []string{"kind", "target"}),
 		commits: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "stratus_async_commit_messages",
-			Help:    "Messages written per group commit, by mode (single: pipelined publishes, atomic: one atomic batch, fallback).",
+			Help:    "Events written per group commit, by mode (bundle: only new events, one message per function; message: also messages of their own: scheduled retries and backoffs, events with a caller's request id).",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
 		}, []string{"mode"}),
 		commitTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stratus-dev/stratus"
@@ -60,17 +60,16 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (*
 	var err error
 	s.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        cfg.Stream,
-		Description: "Stratus asynchronous invocations: events and scheduled retries",
+		Description: "Stratus asynchronous invocations: bundles of events and scheduled retries",
 		Subjects:    []string{cfg.Subject + ".>"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Replicas:    cfg.Replicas,
 		Duplicates:  cfg.Duplicates,
-		// Group commit writes atomic batches; retries are message
-		// schedules (which need roll-ups allowed).
-		AllowAtomicPublish: true,
-		AllowMsgSchedules:  true,
-		AllowRollup:        true,
+		// Retries and backoffs are message schedules (which need roll-ups
+		// allowed).
+		AllowMsgSchedules: true,
+		AllowRollup:       true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening stream %s: %w", cfg.Stream, err)
@@ -82,8 +81,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (*
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       cfg.AckWait,
 		MaxDeliver:    -1,
-		// Events backing off after a throttle stay pending; they must not
-		// stop others from being fetched.
+		// The fetch loop bounds what it takes; the server need not.
 		MaxAckPending: 1 << 20,
 		Replicas:      cfg.Replicas,
 	})
@@ -93,10 +91,11 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (*
 	if s.configs, err = openConfigStore(ctx, js, cfg, lg); err != nil {
 		return nil, err
 	}
-	s.commit = newCommitter(cfg, js, lg, func(n int, mode string, d time.Duration) {
+	s.commit = newCommitter(cfg, js, func(n int, mode string, d time.Duration) {
 		s.metrics.commits.WithLabelValues(mode).Observe(float64(n))
 		s.metrics.commitTime.WithLabelValues(mode).Observe(d.Seconds())
 	})
+	s.commit.start()
 	return s, nil
 }
 
@@ -179,9 +178,20 @@ func (s *Service) InvokeAsync(ctx context.Context, req *stratus.InvokeRequest) (
 		ev.RequestID = awsapi.NewRequestID()
 	}
 	ev.Disabled = s.disabled(ctx, ev.Function)
-	m := ev.message(s.eventSubject(ev.Function))
-	m.Header[hdrMsgID] = []string{ev.RequestID}
-	if err := s.commit.publish(ctx, m); err != nil {
+	var err error
+	if req.RequestID == "" {
+		err = s.commit.publishEvent(ctx, ev)
+	} else {
+		// The caller's request id is an idempotency key: the event gets a
+		// message of its own, which JetStream de-duplicates by that id.
+		m := &nats.Msg{
+			Subject: s.cfg.eventSubject(ev.Function, 1),
+			Header:  nats.Header{hdrMsgID: []string{ev.RequestID}},
+			Data:    encodeBundle([]*event{ev}),
+		}
+		err = s.commit.publishMsg(ctx, m)
+	}
+	if err != nil {
 		if errors.Is(err, errClosed) {
 			return "", stratus.Errorf(stratus.EUNAVAILABLE, "The server is shutting down; the event was not queued.")
 		}
@@ -199,14 +209,9 @@ func (s *Service) Backlog(ctx context.Context) (map[string]int, error) {
 		return nil, fmt.Errorf("reading stream %s: %w", s.cfg.Stream, err)
 	}
 	out := map[string]int{}
-	evPrefix, schedPrefix := s.cfg.Subject+".ev.", s.cfg.Subject+".sched."
 	for subj, n := range info.State.Subjects {
-		switch {
-		case strings.HasPrefix(subj, evPrefix):
-			out[subj[len(evPrefix):]] += int(n)
-		case strings.HasPrefix(subj, schedPrefix):
-			fn, _, _ := strings.Cut(subj[len(schedPrefix):], ".")
-			out[fn] += int(n)
+		if fn, events := s.cfg.backlogOf(subj); fn != "" {
+			out[fn] += events * int(n)
 		}
 	}
 	return out, nil

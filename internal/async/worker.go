@@ -3,6 +3,7 @@ package async
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -11,70 +12,170 @@ import (
 	"github.com/stratus-dev/stratus"
 )
 
-// fetchLoop hands events to at most Config.Workers workers. It fetches
-// only as many events as there are idle workers, so no event waits in a
-// client buffer while its AckWait runs.
+// delivery is one fetched message: a bundle of events that run
+// concurrently. Heartbeats keep its AckWait from running out until every
+// event has settled; then it is acknowledged, or, if an event could not
+// be queued again, handed out again after a delay (all its events run
+// again: at least once).
+type delivery struct {
+	msg    jetstream.Msg
+	stop   func() // stops the heartbeats
+	left   atomic.Int64
+	failed atomic.Bool
+}
+
+// task is one event of a delivery.
+type task struct {
+	d  *delivery
+	ev *event
+}
+
+// fetchLoop runs fetched events on at most Config.Workers workers. It
+// fetches only as many messages as there are idle workers; the events of
+// a bundle beyond those wait in a queue (their message heartbeating)
+// until workers free up, and the next fetch waits until the queue is
+// empty.
 func (s *Service) fetchLoop(ctx context.Context) {
 	defer s.wg.Done()
-	slots := make(chan struct{}, s.cfg.Workers)
-	release := func(n int) {
-		for range n {
-			<-slots
-		}
-	}
-	failures := 0
+	slots := make(chan struct{}, s.cfg.Workers) // one per running event
+	var (
+		held     int    // slots taken and not yet given to an event
+		queue    []task // fetched events waiting for a slot
+		batch    jetstream.MessageBatch
+		stop     context.CancelFunc // ends batch's fetch
+		failures int
+	)
 	for {
+		for len(queue) > 0 && held > 0 {
+			s.start(ctx, queue[0], slots)
+			queue[0] = task{}
+			queue = queue[1:]
+			held--
+		}
+		if batch == nil && len(queue) == 0 {
+			if held == 0 {
+				select {
+				case slots <- struct{}{}:
+					held++
+				case <-ctx.Done():
+					return
+				}
+			}
+		more:
+			for held < s.cfg.Workers {
+				select {
+				case slots <- struct{}{}:
+					held++
+				default:
+					break more
+				}
+			}
+			fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			b, err := s.cons.Fetch(held, jetstream.FetchContext(fctx))
+			if err != nil {
+				cancel()
+				failures++
+				if ctx.Err() != nil {
+					return
+				}
+				if failures == 1 || failures%60 == 0 {
+					s.log.Warn("fetching async events failed", "err", err, "failures", failures)
+				}
+				select {
+				case <-time.After(min(time.Duration(failures)*100*time.Millisecond, 5*time.Second)):
+				case <-ctx.Done():
+					return
+				}
+				continue
+			}
+			failures = 0
+			batch, stop = b, cancel
+		}
+		var msgs <-chan jetstream.Msg
+		if batch != nil {
+			msgs = batch.Messages()
+		}
+		var free chan<- struct{} // a slot, when events wait for one
+		if len(queue) > 0 {
+			free = slots
+		}
 		select {
-		case slots <- struct{}{}:
+		case msg, ok := <-msgs:
+			if ok {
+				queue = append(queue, s.open(msg)...)
+				continue
+			}
+			stop()
+			if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
+				s.log.Debug("fetch of async events ended with an error", "err", err)
+			}
+			batch = nil
+		case free <- struct{}{}:
+			held++
 		case <-ctx.Done():
+			if batch != nil {
+				stop()
+				for msg := range batch.Messages() {
+					_ = msg.Nak()
+				}
+			}
+			// Events that did not get a worker run after the restart.
+			for _, t := range queue {
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					s.settle(t.d, s.requeue(t.ev))
+				}()
+			}
 			return
 		}
-		n := 1
-	more:
-		for n < s.cfg.Workers {
-			select {
-			case slots <- struct{}{}:
-				n++
-			default:
-				break more
-			}
-		}
-		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		batch, err := s.cons.Fetch(n, jetstream.FetchContext(fctx))
-		if err != nil {
-			cancel()
-			release(n)
-			failures++
-			if ctx.Err() != nil {
-				return
-			}
-			if failures == 1 || failures%60 == 0 {
-				s.log.Warn("fetching async events failed", "err", err, "failures", failures)
-			}
-			select {
-			case <-time.After(min(time.Duration(failures)*100*time.Millisecond, 5*time.Second)):
-			case <-ctx.Done():
-				return
-			}
-			continue
-		}
-		failures = 0
-		got := 0
-		for msg := range batch.Messages() {
-			got++
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer func() { <-slots }()
-				s.handle(ctx, msg)
-			}()
-		}
-		cancel()
-		release(n - got)
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
-			s.log.Debug("fetch of async events ended with an error", "err", err)
-		}
 	}
+}
+
+// open decodes a fetched message into its events and starts its
+// heartbeats. An undecodable message is dropped.
+func (s *Service) open(msg jetstream.Msg) []task {
+	events, err := decodeEvents(msg.Headers(), msg.Data())
+	if err != nil {
+		s.log.Error("dropping an undecodable async event message", "subject", msg.Subject(), "err", err)
+		s.metrics.dropped.WithLabelValues("invalid").Inc()
+		_ = msg.Term()
+		return nil
+	}
+	d := &delivery{msg: msg, stop: s.heartbeat(msg)}
+	d.left.Store(int64(len(events)))
+	tasks := make([]task, len(events))
+	for i, ev := range events {
+		tasks[i] = task{d: d, ev: ev}
+	}
+	return tasks
+}
+
+// start runs t on the slot the caller took.
+func (s *Service) start(ctx context.Context, t task, slots chan struct{}) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-slots }()
+		s.settle(t.d, s.run(ctx, t.ev))
+	}()
+}
+
+// settle records that one event of d has settled (ok: ended or queued
+// again) and acknowledges d after its last one.
+func (s *Service) settle(d *delivery, ok bool) {
+	if !ok {
+		d.failed.Store(true)
+	}
+	if d.left.Add(-1) > 0 {
+		return
+	}
+	d.stop()
+	if d.failed.Load() {
+		_ = d.msg.NakWithDelay(s.cfg.BackoffMin)
+		return
+	}
+	_ = d.msg.Ack()
 }
 
 // outcome is what the last attempt of an event produced, for destination
@@ -87,27 +188,18 @@ type outcome struct {
 	message         string // ErrorMessage of a dead-letter message
 }
 
-// handle runs one delivery of an event and settles it: ack (done,
-// retried as a new message or given up), or nak with a delay (back off).
-// When ctx ends during the invocation the event is left for redelivery.
-func (s *Service) handle(ctx context.Context, msg jetstream.Msg) {
-	ev, err := decodeEvent(msg.Headers(), msg.Data())
-	if err != nil {
-		s.log.Error("dropping an undecodable async event", "subject", msg.Subject(), "err", err)
-		s.metrics.dropped.WithLabelValues("invalid").Inc()
-		_ = msg.Term()
-		return
-	}
-	delivered := uint64(1)
-	if md, err := msg.Metadata(); err == nil {
-		delivered = md.NumDelivered
-	}
+// run makes one attempt of ev and settles it: the event ends (success,
+// given up, dropped) or is queued again as a message of its own (a retry
+// after a function error, a backoff after a throttle or a platform error,
+// an invocation cut short by shutdown). It reports false when it could
+// not queue the event again, so that its message runs again.
+func (s *Service) run(ctx context.Context, ev *event) bool {
 	conf := s.configs.get(ev.Function, ev.Qualifier)
 	now := s.now()
 	deadline := ev.Enqueued.Add(conf.MaxEventAge())
 	if !now.Before(deadline) {
 		last := outcome{status: ev.LastStatus, executedVersion: ev.version()}
-		if delivered > 1 || last.status == 0 {
+		if ev.Throttles > 0 || last.status == 0 {
 			last.status = 429 // it was waiting out throttles (or never got a turn)
 		}
 		if last.status == 200 {
@@ -115,12 +207,10 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) {
 		}
 		last.message = "Event age exceeded MaximumEventAgeInSeconds."
 		s.giveUp(ev, conf, conditionEventAgeExceeded, last, "expired")
-		_ = msg.Ack()
-		return
+		return true
 	}
 	s.metrics.age.Observe(now.Sub(ev.Enqueued).Seconds())
 
-	stop := s.heartbeat(msg)
 	resp, err := s.deps.Invoker.Invoke(ctx, &stratus.InvokeRequest{
 		FunctionName: ev.Function,
 		Qualifier:    ev.Qualifier,
@@ -128,10 +218,8 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) {
 		TraceID:      ev.TraceID,
 		RequestID:    ev.RequestID,
 	})
-	stop()
 	if err != nil && ctx.Err() != nil {
-		_ = msg.Nak() // shutting down: the event runs again after the restart
-		return
+		return s.requeue(ev) // shutting down: the event runs again after the restart
 	}
 	switch code := stratus.ErrorCode(err); {
 	case err == nil && resp.FunctionError == "":
@@ -141,7 +229,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) {
 			s.deliverRecord(ev, conf.OnSuccess, "on_success", conditionSuccess,
 				outcome{status: 200, payload: resp.Payload, executedVersion: orLatest(resp.ExecutedVersion)})
 		}
-		_ = msg.Ack()
+		return true
 	case err == nil:
 		s.metrics.invocations.WithLabelValues("function_error").Inc()
 		ev.Invokes++
@@ -150,33 +238,27 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) {
 			executedVersion: orLatest(resp.ExecutedVersion), message: errorMessage(resp.Payload)}
 		if ev.Attempts > conf.RetryAttempts() {
 			s.giveUp(ev, conf, conditionRetriesExhausted, last, "retries_exhausted")
-			_ = msg.Ack()
-			return
-		}
-		at := s.now().Add(s.cfg.retryDelay(ev.Attempts)) // the delay runs from the failure
-		if at.After(deadline) {
-			at = deadline // it expires then
+			return true
 		}
 		ev.LastStatus = 200
-		if err := s.scheduleRetry(ev, at); err != nil {
-			s.log.Error("scheduling the retry of an async event failed; it will run again soon",
-				"function", ev.Function, "requestId", ev.RequestID, "err", err)
-			_ = msg.NakWithDelay(s.cfg.BackoffMin)
-			return
+		ev.Throttles = 0
+		// The delay runs from the failure.
+		if !s.retryAt(ev, s.now().Add(s.cfg.retryDelay(ev.Attempts)), deadline) {
+			return false
 		}
 		s.metrics.retries.WithLabelValues("function_error").Inc()
-		_ = msg.Ack()
+		return true
 	case code == stratus.ENOTFOUND:
 		s.metrics.invocations.WithLabelValues("not_found").Inc()
 		s.metrics.dropped.WithLabelValues("function_not_found").Inc()
 		s.log.Warn("dropping an async event: its function does not exist (any more)",
 			"function", ev.Function, "qualifier", ev.Qualifier, "requestId", ev.RequestID, "err", err)
-		_ = msg.Term()
+		return true
 	case code == stratus.ETHROTTLED && ev.Disabled && ev.Invokes == 0 && s.disabled(ctx, ev.Function):
 		s.metrics.invocations.WithLabelValues("throttled").Inc()
 		s.giveUp(ev, conf, conditionRetriesExhausted, outcome{status: 429, executedVersion: ev.version(),
 			message: "The function's reserved concurrency is 0: it is disabled."}, "disabled")
-		_ = msg.Ack()
+		return true
 	default:
 		reason := "error"
 		if code == stratus.ETHROTTLED {
@@ -186,12 +268,12 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) {
 				"requestId", ev.RequestID, "err", err)
 		}
 		s.metrics.invocations.WithLabelValues(reason).Inc()
-		s.metrics.retries.WithLabelValues(reason).Inc()
-		delay := s.cfg.backoff(int(delivered))
-		if left := deadline.Sub(s.now()); delay > left {
-			delay = left
+		ev.Throttles++
+		if !s.retryAt(ev, s.now().Add(s.cfg.backoff(ev.Throttles)), deadline) {
+			return false
 		}
-		_ = msg.NakWithDelay(delay)
+		s.metrics.retries.WithLabelValues(reason).Inc()
+		return true
 	}
 }
 
@@ -213,18 +295,44 @@ func (s *Service) heartbeat(msg jetstream.Msg) (stop func()) {
 	return func() { close(done) }
 }
 
-// scheduleRetry stores ev as a message schedule that JetStream turns into
-// a new event message at time at.
-func (s *Service) scheduleRetry(ev *event, at time.Time) error {
-	m := ev.message(s.scheduleSubject(ev.Function, ev.RequestID))
-	m.Header[hdrSchedule] = []string{"@at " + at.UTC().Format(time.RFC3339Nano)}
-	m.Header[hdrScheduleTarget] = []string{s.eventSubject(ev.Function)}
-	// A worker that dies after this publish and before its ack publishes
-	// the same retry again: the id makes that a no-op.
-	m.Header[hdrMsgID] = []string{ev.RequestID + "-retry-" + itoa(ev.Attempts)}
+// retryAt queues ev again as a message schedule (a one-event bundle) that
+// JetStream turns into a new event message at time at, or at deadline if
+// that comes first (the event then expires when it is fetched). It
+// reports whether ev was stored.
+func (s *Service) retryAt(ev *event, at, deadline time.Time) bool {
+	if at.After(deadline) {
+		at = deadline
+	}
+	m := &nats.Msg{
+		Subject: s.cfg.scheduleSubject(ev.Function, ev.RequestID),
+		Data:    encodeBundle([]*event{ev}),
+		Header: nats.Header{
+			hdrSchedule:       []string{"@at " + at.UTC().Format(time.RFC3339Nano)},
+			hdrScheduleTarget: []string{s.cfg.eventSubject(ev.Function, 1)},
+			hdrMsgID:          []string{ev.continuationID()},
+		},
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
 	defer cancel()
-	return s.commit.publish(ctx, m)
+	if err := s.commit.publishMsg(ctx, m); err != nil {
+		s.log.Error("queueing the next attempt of an async event failed; its message runs again soon",
+			"function", ev.Function, "requestId", ev.RequestID, "err", err)
+		return false
+	}
+	return true
+}
+
+// requeue queues ev again at once, for an attempt that shutdown cut short
+// or prevented. It reports whether ev was stored.
+func (s *Service) requeue(ev *event) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
+	defer cancel()
+	if err := s.commit.publishEvent(ctx, ev); err != nil {
+		s.log.Warn("queueing an interrupted async event again failed; its message runs again",
+			"function", ev.Function, "requestId", ev.RequestID, "err", err)
+		return false
+	}
+	return true
 }
 
 // disabled reports whether function has reserved concurrency 0.
