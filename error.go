@@ -43,10 +43,10 @@ func Errorf(code, format string, args ...any) *Error {
 // ErrorCode returns the code of the *Error in err's chain, "" for nil and
 // EINTERNAL for any other error.
 func ErrorCode(err error) string {
-	var e *Error
-	if err == nil {
+	if err == nil { // on every invocation's path: no allocation
 		return ""
-	} else if errors.As(err, &e) {
+	}
+	if e := asError(err); e != nil {
 		return e.Code
 	}
 	return EINTERNAL
@@ -55,11 +55,20 @@ func ErrorCode(err error) string {
 // ErrorMessage returns the message of the *Error in err's chain, "" for
 // nil and a generic text for foreign errors, whose text is not for users.
 func ErrorMessage(err error) string {
-	var e *Error
 	if err == nil {
 		return ""
-	} else if errors.As(err, &e) {
+	}
+	if e := asError(err); e != nil {
 		return e.Message
 	}
 	return "Internal error."
+}
+
+// asError finds the *Error in err's chain.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
 }

@@ -207,20 +207,27 @@ func (rt route) match(method string, segs []string) ([]string, bool) {
 	if method != rt.method {
 		return nil, false
 	}
-	pat := strings.Split(rt.pattern, "/")
-	if len(pat) != len(segs) {
-		return nil, false
-	}
 	var args []string
-	for i, ps := range pat {
+	pat := rt.pattern
+	for i := 0; ; i++ { // walks the pattern without splitting it: every request tries many routes
+		ps, rest, more := strings.Cut(pat, "/")
+		if i >= len(segs) {
+			return nil, false
+		}
 		switch {
 		case ps == "*" && segs[i] != "":
 			args = append(args, segs[i])
 		case ps != segs[i]:
 			return nil, false
 		}
+		if !more {
+			if i != len(segs)-1 {
+				return nil, false
+			}
+			return args, true
+		}
+		pat = rest
 	}
-	return args, true
 }
 
 // one adapts an operation with one path parameter (or none) to a route.

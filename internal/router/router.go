@@ -41,6 +41,7 @@ package router
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -611,7 +612,19 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// newTraceID returns an X-Ray trace header for an untraced invocation.
+// newTraceID returns an X-Ray trace header for an untraced invocation:
+// Root=1-<epoch seconds, 8 hex>-<24 hex>;Parent=<16 hex>;Sampled=0.
 func newTraceID() string {
-	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", time.Now().Unix(), randomHex(12), randomHex(8))
+	var r [4 + 12 + 8]byte
+	binary.BigEndian.PutUint32(r[:4], uint32(time.Now().Unix()))
+	_, _ = rand.Read(r[4:])
+	b := make([]byte, 0, 64)
+	b = append(b, "Root=1-"...)
+	b = hex.AppendEncode(b, r[:4])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, r[4:16])
+	b = append(b, ";Parent="...)
+	b = hex.AppendEncode(b, r[16:])
+	b = append(b, ";Sampled=0"...)
+	return string(b)
 }

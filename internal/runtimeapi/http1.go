@@ -102,7 +102,7 @@ func readRequest(br *bufio.Reader) (*request, error) {
 	if !ok1 || !ok2 || len(method) == 0 || !isToken(method) || len(target) == 0 || target[0] != '/' {
 		return nil, badRequest("malformed request line")
 	}
-	req := &request{method: string(method), contentLength: 0}
+	req := &request{method: methodString(method)}
 	if i := bytes.IndexByte(target, '?'); i >= 0 {
 		target = target[:i]
 	}
@@ -166,6 +166,18 @@ func readRequest(br *bufio.Reader) (*request, error) {
 		req.contentLength = -1
 	}
 	return req, nil
+}
+
+// methodString returns the method's name without allocating for the two
+// the Runtime API uses.
+func methodString(m []byte) string {
+	switch string(m) {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodPost:
+		return http.MethodPost
+	}
+	return string(m)
 }
 
 // parseLength parses a Content-Length value: decimal digits only.
