@@ -252,6 +252,9 @@ func newDriver(c Config, lg *slog.Logger) (sandbox.Driver, error) {
 			"Run stratus server as root on Linux with cgroup v1 (memory, cpu, pids, freezer), "+
 			"or pass --sandbox=none to run functions without isolation (unsafe)", err)
 	}
+	if err := d.PinningError(); err != nil {
+		lg.Warn("environments share all CPUs", "err", err)
+	}
 	return d, nil
 }
 

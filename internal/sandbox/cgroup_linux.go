@@ -17,16 +17,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The cgroup v1 hierarchies every sandbox joins, in cgroup.dirs order.
+// The cgroup v1 hierarchies a sandbox joins, in cgroup.dirs order. The
+// first four are required; cpuset is optional: where it is not usable,
+// its entry in every array of paths is "" and sandboxes are not pinned.
 const (
 	cgMemory = iota
 	cgCPU
 	cgPids
 	cgFreezer
+	cgCPUSet
 	cgCount
 )
 
-var cgroupControllers = [cgCount]string{"memory", "cpu", "pids", "freezer"}
+var cgroupControllers = [cgCount]string{"memory", "cpu", "pids", "freezer", "cpuset"}
 
 // cfsPeriodUS is the CFS period; a quota of millis*100 µs per period is
 // millis thousandths of a CPU.
@@ -34,35 +37,44 @@ const cfsPeriodUS = 100000
 
 // findCgroupParents returns, for each controller of cgroupControllers, the
 // directory <mount point>/<this process's cgroup>/<name>. It fails when a
-// controller is not mounted as a cgroup v1 hierarchy.
-func findCgroupParents(name string) ([cgCount]string, error) {
-	var parents [cgCount]string
+// required controller is not mounted as a cgroup v1 hierarchy; when
+// cpuset is not, parents[cgCPUSet] is "" and noCPUSet says why.
+func findCgroupParents(name string) (parents [cgCount]string, noCPUSet, err error) {
 	mounts, err := cgroupMounts()
 	if err != nil {
-		return parents, err
+		return parents, nil, err
 	}
 	own, err := ownCgroups()
 	if err != nil {
-		return parents, err
+		return parents, nil, err
 	}
 	var missing []string
 	for i, ctrl := range cgroupControllers {
 		m, ok := mounts[ctrl]
 		path, ok2 := own[ctrl]
 		if !ok || !ok2 {
+			if i == cgCPUSet {
+				noCPUSet = errors.New("the cgroup v1 cpuset controller is not mounted")
+				continue
+			}
 			missing = append(missing, ctrl)
 			continue
 		}
 		rel, err := filepath.Rel(m.root, path)
 		if err != nil || strings.HasPrefix(rel, "..") {
-			return parents, fmt.Errorf("cgroup %s of this process (%s) is outside the mounted hierarchy (%s)", ctrl, path, m.root)
+			err := fmt.Errorf("cgroup %s of this process (%s) is outside the mounted hierarchy (%s)", ctrl, path, m.root)
+			if i == cgCPUSet {
+				noCPUSet = err
+				continue
+			}
+			return parents, noCPUSet, err
 		}
 		parents[i] = filepath.Join(m.dir, rel, name)
 	}
 	if len(missing) > 0 {
-		return parents, fmt.Errorf("cgroup v1 controllers %s are not mounted (expected at /sys/fs/cgroup/<controller>; cgroup v2 is not supported)", strings.Join(missing, ", "))
+		return parents, noCPUSet, fmt.Errorf("cgroup v1 controllers %s are not mounted (expected at /sys/fs/cgroup/<controller>; cgroup v2 is not supported)", strings.Join(missing, ", "))
 	}
-	return parents, nil
+	return parents, noCPUSet, nil
 }
 
 type cgroupMount struct{ dir, root string }
@@ -132,13 +144,18 @@ type cgroupLimits struct {
 	memoryBytes int64 // 0 = unlimited
 	cpuMillis   int   // 0 = unlimited
 	pidsMax     int
+	cpusetCPUs  string // cpuset.cpus and cpuset.mems, if cpuset is used
+	cpusetMems  string
 }
 
-// newCgroup creates <parent>/<id> in every hierarchy and applies limits.
-// On error nothing is left behind.
+// newCgroup creates <parent>/<id> in every hierarchy in use (parent not
+// "") and applies limits. On error nothing is left behind.
 func newCgroup(parents [cgCount]string, id string, lim cgroupLimits) (*cgroup, error) {
 	cg := &cgroup{}
 	for i, p := range parents {
+		if p == "" {
+			continue
+		}
 		dir := filepath.Join(p, id)
 		if err := mkdirCgroup(dir); err != nil {
 			cg.remove()
@@ -182,7 +199,25 @@ func (cg *cgroup) apply(lim cgroupLimits) error {
 	if err := cg.setCPU(lim.cpuMillis); err != nil {
 		return err
 	}
+	if dir := cg.dirs[cgCPUSet]; dir != "" {
+		// Without both, the cpuset refuses tasks.
+		if err := writeCgroupFile(dir, "cpuset.cpus", lim.cpusetCPUs); err != nil {
+			return err
+		}
+		if err := writeCgroupFile(dir, "cpuset.mems", lim.cpusetMems); err != nil {
+			return err
+		}
+	}
 	return writeCgroupFile(cg.dirs[cgPids], "pids.max", strconv.Itoa(lim.pidsMax))
+}
+
+// setCPUs writes the cpuset's CPU list ("0-1", "3"); a no-op without a
+// cpuset.
+func (cg *cgroup) setCPUs(list string) error {
+	if cg.dirs[cgCPUSet] == "" {
+		return nil
+	}
+	return writeCgroupFile(cg.dirs[cgCPUSet], "cpuset.cpus", list)
 }
 
 // setCPU sets the CFS quota: millis thousandths of a CPU, 0 = unlimited.
@@ -208,10 +243,16 @@ func (cg *cgroup) setCPU(millis int) error {
 // whose RCU grace period made writing a pid to cgroup.procs take up to
 // 15 ms here. A thread that cannot return is discarded, which kills the
 // child (its parent-death signal fires) and leaks nothing else.
+//
+// Joining a cpuset sets the thread's CPU affinity to the cpuset's CPUs
+// (the child inherits them); the thread gets its own affinity back once
+// home.
 func startInCgroup(cmd *exec.Cmd, dirs, home [cgCount]string) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		var affinity unix.CPUSet
+		keep := dirs[cgCPUSet] != "" && unix.SchedGetaffinity(0, &affinity) == nil
 		err := moveThread(dirs)
 		if err == nil {
 			if err = cmd.Start(); err != nil {
@@ -220,6 +261,9 @@ func startInCgroup(cmd *exec.Cmd, dirs, home [cgCount]string) error {
 		}
 		errc <- err
 		if moveThread(home) == nil {
+			if keep {
+				_ = unix.SchedSetaffinity(0, &affinity)
+			}
 			runtime.UnlockOSThread()
 		}
 		// Otherwise the goroutine ends locked and the runtime ends the
@@ -228,9 +272,13 @@ func startInCgroup(cmd *exec.Cmd, dirs, home [cgCount]string) error {
 	return <-errc
 }
 
-// moveThread moves the calling OS thread into every directory of dirs.
+// moveThread moves the calling OS thread into every directory of dirs
+// ("" entries are hierarchies not in use).
 func moveThread(dirs [cgCount]string) error {
 	for _, dir := range dirs {
+		if dir == "" {
+			continue
+		}
 		if err := writeCgroupFile(dir, "tasks", "0"); err != nil {
 			return fmt.Errorf("moving thread: %w", err)
 		}

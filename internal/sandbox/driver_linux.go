@@ -17,8 +17,9 @@ import (
 
 // Linux is the "linux" driver. Create it with NewLinux. Start:
 //
-//  1. creates <own cgroup>/<CgroupName>/<ID> in the memory, cpu, pids and
-//     freezer hierarchies and writes the limits;
+//  1. creates <own cgroup>/<CgroupName>/<server pid>/<ID> in the memory,
+//     cpu, pids, freezer and (if usable) cpuset hierarchies and writes
+//     the limits; the cpuset has all of the server's CPUs;
 //  2. re-executes this executable as the init shim (see Init) in new
 //     mount, pid, uts, ipc and net namespaces, forking from a thread
 //     moved into those cgroups so the shim starts inside them;
@@ -28,12 +29,24 @@ import (
 //
 // The workload is pid 1 of its namespace: killing it kills the sandbox.
 // Its mounts live only in its mount namespace and vanish with it.
+//
+// SetCPU sets the CFS quota and places the sandbox on CPUs (see the
+// package doc, CPU placement).
 type Linux struct {
 	cfg     LinuxConfig
 	runDir  string          // RunDir/<pid>: this process's staging directories
-	parents [cgCount]string // per hierarchy: <own cgroup>/<CgroupName>
+	parents [cgCount]string // per hierarchy: <own cgroup>/<CgroupName>/<pid>
 	own     [cgCount]string // per hierarchy: this process's cgroup
 	binds   []string        // cfg.HostBinds present on the host, sorted
+
+	// With a usable cpuset hierarchy: placer places sandboxes on the
+	// server's CPUs, allCPUs and mems are the cpuset.cpus and cpuset.mems
+	// of a sandbox that is not pinned. Otherwise placer is nil and
+	// noPinning says why.
+	placer    *cpuPlacer
+	allCPUs   string
+	mems      string
+	noPinning error
 
 	mu       sync.Mutex
 	live     map[string]int // mu guards live, used, nextSlot; sandbox ID -> uid slot
@@ -50,7 +63,7 @@ func NewLinux(cfg LinuxConfig) (*Linux, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configuring linux sandbox driver: %w", err)
 	}
-	parents, err := checkLinux(cfg.CgroupName)
+	parents, noCPUSet, err := checkLinux(cfg.CgroupName)
 	if err != nil {
 		return nil, err
 	}
@@ -61,11 +74,24 @@ func NewLinux(cfg LinuxConfig) (*Linux, error) {
 	pid := strconv.Itoa(os.Getpid())
 	var own [cgCount]string
 	for i, p := range parents {
+		if p == "" {
+			continue
+		}
 		own[i] = filepath.Dir(p)
 		sweepDead(p, removeCgroupTree)
 		parents[i] = filepath.Join(p, pid)
+		if i == cgCPUSet {
+			continue // below
+		}
 		if err := os.MkdirAll(parents[i], 0o755); err != nil {
 			return nil, fmt.Errorf("creating cgroup %s: %w", parents[i], err)
+		}
+	}
+	var cpuset cpusetParent
+	if parents[cgCPUSet] != "" {
+		cpuset, noCPUSet = setupCPUSet(own[cgCPUSet], parents[cgCPUSet])
+		if noCPUSet != nil {
+			parents[cgCPUSet], own[cgCPUSet] = "", ""
 		}
 	}
 	sweepDead(cfg.RunDir, func(dir string) { _ = os.RemoveAll(dir) })
@@ -80,7 +106,7 @@ func NewLinux(cfg LinuxConfig) (*Linux, error) {
 		}
 	}
 	slices.Sort(binds) // parents before children
-	return &Linux{
+	d := &Linux{
 		cfg:     cfg,
 		runDir:  runDir,
 		parents: parents,
@@ -88,27 +114,41 @@ func NewLinux(cfg LinuxConfig) (*Linux, error) {
 		binds:   slices.Compact(binds),
 		live:    map[string]int{},
 		used:    map[int]bool{},
-	}, nil
+	}
+	if noCPUSet != nil {
+		d.noPinning = fmt.Errorf("not pinning sandboxes to CPUs: %w", noCPUSet)
+	} else {
+		d.placer = newCPUPlacer(cpuset.cpus)
+		d.allCPUs, d.mems = formatCPUList(cpuset.cpus), cpuset.mems
+	}
+	return d, nil
 }
+
+// PinningError reports why the driver does not place sandboxes on CPUs
+// (the cgroup v1 cpuset controller is not mounted or not usable), or nil
+// if it does. Without pinning, SetCPU only sets the CFS quota.
+func (d *Linux) PinningError() error { return d.noPinning }
 
 // CheckLinux reports why this host cannot run linux sandboxes, or nil if
 // it can: it needs root (with CAP_SYS_ADMIN), the cgroup v1 memory, cpu,
 // pids and freezer controllers, mount/pid/uts/ipc/net namespaces and an
-// architecture the seccomp filter knows.
+// architecture the seccomp filter knows. The cpuset controller is
+// optional (see PinningError).
 func CheckLinux() error {
-	_, err := checkLinux(DefaultLinuxConfig().CgroupName)
+	_, _, err := checkLinux(DefaultLinuxConfig().CgroupName)
 	return err
 }
 
-// checkLinux does CheckLinux and returns the cgroup parents for name.
-func checkLinux(name string) ([cgCount]string, error) {
+// checkLinux does CheckLinux and returns the cgroup parents for name,
+// and why there is no cpuset parent if there is none.
+func checkLinux(name string) (parents [cgCount]string, noCPUSet, err error) {
 	var errs []error
 	if uid := os.Geteuid(); uid != 0 {
 		errs = append(errs, fmt.Errorf("not running as root (uid %d)", uid))
 	} else if err := checkCapSysAdmin(); err != nil {
 		errs = append(errs, err)
 	}
-	parents, err := findCgroupParents(name)
+	parents, noCPUSet, err = findCgroupParents(name)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -119,9 +159,9 @@ func checkLinux(name string) ([cgCount]string, error) {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
-		return parents, fmt.Errorf("this host cannot run linux sandboxes: %w", errors.Join(errs...))
+		return parents, noCPUSet, fmt.Errorf("this host cannot run linux sandboxes: %w", errors.Join(errs...))
 	}
-	return parents, nil
+	return parents, noCPUSet, nil
 }
 
 // checkCapSysAdmin reports whether this process has CAP_SYS_ADMIN, which
@@ -287,7 +327,9 @@ func removeCgroupTree(dir string) {
 // every sandbox has been destroyed; directories still in use stay.
 func (d *Linux) Close() error {
 	for _, p := range d.parents {
-		_ = unix.Rmdir(p)
+		if p != "" {
+			_ = unix.Rmdir(p)
+		}
 	}
 	return os.Remove(d.runDir)
 }

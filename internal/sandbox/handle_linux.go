@@ -30,12 +30,15 @@ type linuxHandle struct {
 	pid int
 	ln  net.Listener
 
+	// mu guards the fields below. Lock order: mu, then d.placer's.
 	mu      sync.Mutex
-	cg      *cgroup // mu guards cg, frozen, exit, maxMem; nil once removed
+	cg      *cgroup // nil once removed
 	frozen  bool
 	exit    Exit
-	maxMem  int64 // peak memory, cached when the cgroup goes away
-	started bool  // cmd was started (so done will close)
+	maxMem  int64        // peak memory, cached when the cgroup goes away
+	started bool         // cmd was started (so done will close)
+	placed  cpuPlacement // accounted in d.placer; zero: all CPUs
+	cpus    string       // cpuset.cpus as last written; "" if unknown
 
 	destroyOnce sync.Once
 	destroyErr  error
@@ -92,12 +95,15 @@ func (h *linuxHandle) start(ctx context.Context, spec Spec) error {
 		memoryBytes: int64(spec.MemoryMB) << 20,
 		cpuMillis:   spec.CPUMillis,
 		pidsMax:     pidsMax,
+		cpusetCPUs:  h.d.allCPUs, // init runs on every CPU
+		cpusetMems:  h.d.mems,
 	})
 	if err != nil {
 		return err
 	}
 	h.mu.Lock()
 	h.cg = cg
+	h.cpus = h.d.allCPUs
 	h.mu.Unlock()
 
 	ctlR, ctlW, err := os.Pipe()
@@ -243,6 +249,9 @@ func (h *linuxHandle) setFrozen(frozen bool) error {
 	return nil
 }
 
+// SetCPU sets the CFS quota to millis and, if the driver pins, places
+// the sandbox on ceil(millis/1000) CPUs (all of them for 0), moving it
+// from where an earlier SetCPU put it.
 func (h *linuxHandle) SetCPU(millis int) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -252,6 +261,31 @@ func (h *linuxHandle) SetCPU(millis int) error {
 	if err := h.cg.setCPU(millis); err != nil {
 		return fmt.Errorf("setting cpu of sandbox %s: %w", h.id, err)
 	}
+	if err := h.placeLocked(millis); err != nil {
+		return fmt.Errorf("setting cpu of sandbox %s: %w", h.id, err)
+	}
+	return nil
+}
+
+// placeLocked moves the sandbox to the CPUs the driver's placer picks for
+// millis. h.mu must be held.
+func (h *linuxHandle) placeLocked(millis int) error {
+	p := h.d.placer
+	if p == nil {
+		return nil
+	}
+	p.release(h.placed)
+	h.placed = p.place(millis)
+	v := h.placed.cpusValue(h.d.allCPUs)
+	if v == h.cpus {
+		return nil
+	}
+	if err := h.cg.setCPUs(v); err != nil {
+		p.release(h.placed)
+		h.placed, h.cpus = cpuPlacement{}, ""
+		return err
+	}
+	h.cpus = v
 	return nil
 }
 
@@ -363,6 +397,10 @@ func (h *linuxHandle) destroy() error {
 			errs = append(errs, err)
 		}
 		h.cg = nil
+	}
+	if h.d.placer != nil {
+		h.d.placer.release(h.placed)
+		h.placed = cpuPlacement{}
 	}
 	h.mu.Unlock()
 	if err := unix.Rmdir(h.staging); err != nil && err != unix.ENOENT {

@@ -59,18 +59,22 @@ func runHelper(name string) int {
 // removeTestCgroups removes the (empty) parents of the tests' cgroups;
 // another test binary may still be using them, so errors are ignored.
 func removeTestCgroups() {
-	parents, err := findCgroupParents("stratus-test")
+	parents, _, err := findCgroupParents("stratus-test")
 	if err != nil {
 		return
 	}
 	for _, p := range parents {
+		if p == "" {
+			continue
+		}
 		removeCgroupTree(filepath.Join(p, strconv.Itoa(os.Getpid())))
 		os.Remove(p)
 	}
 }
 
-// TestLinuxSweepsDeadServers: cgroups and staging directories left by a
-// server that died (kill -9) are removed when the next driver starts.
+// TestLinuxSweepsDeadServers: cgroups (cpuset included, when mounted) and
+// staging directories left by a server that died (kill -9) are removed
+// when the next driver starts.
 func TestLinuxSweepsDeadServers(t *testing.T) {
 	MustLinux(t)
 	dead := exec.Command("true")
@@ -78,12 +82,15 @@ func TestLinuxSweepsDeadServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := strconv.Itoa(dead.Process.Pid)
-	parents, err := findCgroupParents("stratus-test")
+	parents, _, err := findCgroupParents("stratus-test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var left []string
 	for _, p := range parents {
+		if p == "" {
+			continue
+		}
 		dir := filepath.Join(p, pid, "0123456789abcdef")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)

@@ -22,6 +22,9 @@ func NewLinux(cfg LinuxConfig) (*Linux, error) { return nil, errNotLinux }
 // CheckLinux fails: linux sandboxes need Linux.
 func CheckLinux() error { return errNotLinux }
 
+// PinningError fails: linux sandboxes need Linux.
+func (d *Linux) PinningError() error { return errNotLinux }
+
 // Init does nothing: there is no init shim on this operating system.
 func Init() {}
 

@@ -198,6 +198,9 @@ func TestLinuxExecFailure(t *testing.T) {
 		t.Errorf("staging directory left: %v", err)
 	}
 	for _, p := range d.parents {
+		if p == "" {
+			continue
+		}
 		if _, err := os.Stat(filepath.Join(p, spec.ID)); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("cgroup left: %v", err)
 		}
@@ -439,7 +442,10 @@ func TestLinuxDestroy(t *testing.T) {
 	p := MustStartProbe(t, d, Spec{}, "sleep")
 	p.rec.waitHit(t, "/ready")
 	lh := p.h.(*linuxHandle)
-	dirs := lh.cg.dirs
+	dirs := slices.DeleteFunc(slices.Clone(lh.cg.dirs[:]), func(dir string) bool { return dir == "" })
+	if d.PinningError() == nil && len(dirs) != cgCount {
+		t.Fatalf("cgroups %v, want %d including cpuset", dirs, cgCount)
+	}
 	for _, dir := range dirs {
 		if _, err := os.Stat(dir); err != nil {
 			t.Fatalf("cgroup missing while running: %v", err)
@@ -456,7 +462,7 @@ func TestLinuxDestroy(t *testing.T) {
 	default:
 		t.Fatal("Done not closed after Destroy")
 	}
-	for _, dir := range append(dirs[:], lh.staging) {
+	for _, dir := range append(dirs, lh.staging) {
 		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s left after Destroy: %v", dir, err)
 		}
