@@ -40,6 +40,11 @@ func main() {
 	flag.StringVar(&benchSandbox, "sandbox", benchSandbox, "sandbox driver of the server: linux or none")
 	levels := flag.String("concurrency", "1,4,16,64", "concurrency levels of the throughput part")
 	flag.Parse()
+	if profileDir != "" {
+		if err := os.MkdirAll(profileDir, 0o755); err != nil {
+			fatal(err)
+		}
+	}
 	throughputLevels = nil
 	for _, f := range strings.Split(*levels, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(f))

@@ -5,9 +5,10 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
-	"net/http/httputil"
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -314,19 +315,119 @@ func (c *conn) readBody(req *request) (body, error) {
 		_, err := io.ReadFull(c.br, b.data)
 		return b, err
 	}
-	cr := httputil.NewChunkedReader(c.br)
-	data, err := io.ReadAll(io.LimitReader(cr, MaxResponseBytes+1))
-	if err == nil && len(data) > MaxResponseBytes {
-		b.tooLarge = true
-		_, err = io.Copy(io.Discard, cr)
-	} else {
-		b.data = data
-	}
+	data, n, err := readChunked(c.br, MaxResponseBytes, math.MaxInt64)
 	if err != nil {
 		return body{}, err
 	}
+	b.data, b.tooLarge = data, n > MaxResponseBytes
 	err = c.readTrailer(&b)
 	return b, err
+}
+
+// errChunked reports malformed chunked framing.
+var errChunked = errors.New("malformed chunked encoding")
+
+// readChunked reads the chunks of a chunked body up to and including its
+// last chunk (the trailer section is left to readTrailer) and returns the
+// data and their total size. The data go into one slice grown by each
+// chunk's declared size (one allocation for a body sent in one chunk, as
+// runtimes send small responses), as long as the total is at most keep;
+// past keep the data are read and dropped (data is nil, n > keep). A body
+// over stop bytes is an error.
+//
+// It accepts what net/http/httputil's chunked reader accepts: a chunk-size
+// line is hex digits (at most 16), then optional chunk extensions
+// (ignored) and whitespace, ending in CRLF; chunk data end in CRLF; the
+// framing may not outweigh the data by more than 16 KB plus 16 bytes per
+// chunk (so extensions cannot make a sender's bytes mostly overhead).
+func readChunked(br *bufio.Reader, keep, stop int64) (data []byte, n int64, err error) {
+	var excess int64
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			} else if err == bufio.ErrBufferFull {
+				err = errChunked
+			}
+			return nil, n, err
+		}
+		size, err := parseChunkSize(line)
+		if err != nil {
+			return nil, n, err
+		}
+		if excess = max(excess+int64(len(line))-16-2*min(size, 1<<40), 0); excess > 16<<10 {
+			return nil, n, errChunked
+		}
+		if size == 0 {
+			if data == nil && n <= keep {
+				data = []byte{} // an empty body, as for Content-Length: 0
+			}
+			return data, n, nil
+		}
+		if size > stop-n {
+			return nil, n, errors.New("chunked body too large")
+		}
+		n += size
+		if n > keep {
+			data = nil
+			if _, err := br.Discard(int(size)); err != nil {
+				return nil, n, unexpectedEOF(err)
+			}
+		} else {
+			l := len(data)
+			data = slices.Grow(data, int(size))[:l+int(size)]
+			if _, err := io.ReadFull(br, data[l:]); err != nil {
+				return nil, n, unexpectedEOF(err)
+			}
+		}
+		crlf, err := br.Peek(2)
+		if err != nil {
+			return nil, n, unexpectedEOF(err)
+		}
+		if crlf[0] != '\r' || crlf[1] != '\n' {
+			return nil, n, errChunked
+		}
+		_, _ = br.Discard(2)
+	}
+}
+
+// parseChunkSize parses a chunk-size line (see readChunked).
+func parseChunkSize(line []byte) (int64, error) {
+	cr := bytes.IndexByte(line, '\r')
+	if cr < 0 || cr != len(line)-2 {
+		return 0, errChunked // a bare LF or a CR inside the line
+	}
+	line = bytes.TrimRight(line[:cr], " \t")
+	line, _, _ = bytes.Cut(line, []byte{';'})
+	if len(line) == 0 || len(line) > 16 {
+		return 0, errChunked
+	}
+	var v uint64
+	for _, c := range line {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, errChunked
+		}
+		v = v<<4 | uint64(c)
+	}
+	if v > math.MaxInt64 {
+		return 0, errChunked
+	}
+	return int64(v), nil
+}
+
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // readTrailer reads the trailer section that ends a chunked body, keeping
@@ -375,8 +476,7 @@ func (c *conn) discardBody(req *request) bool {
 		_, err := io.CopyN(io.Discard, c.br, n)
 		return err == nil
 	default:
-		cr := httputil.NewChunkedReader(c.br)
-		if n, err := io.Copy(io.Discard, io.LimitReader(cr, maxDiscard+1)); err != nil || n > maxDiscard {
+		if _, _, err := readChunked(c.br, 0, maxDiscard); err != nil {
 			return false
 		}
 		return c.readTrailer(nil) == nil

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"strings"
 	"syscall"
 	"testing"
@@ -313,4 +314,39 @@ func TestErrorTrailers(t *testing.T) {
 	if resp, _ := recv(t, br); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
+}
+
+// FuzzReadChunked checks readChunked against net/http/httputil's chunked
+// reader: it never panics, accepts what httputil accepts, and reads the
+// same data.
+func FuzzReadChunked(f *testing.F) {
+	for _, seed := range []string{
+		"0\r\n\r\n",
+		"3\r\nabc\r\n0\r\n\r\n",
+		"3;ext=1\r\nabc\r\n2 \r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n",
+		"A\nabcdefghij\r\n0\n\n",
+		"ffffffffffffffff\r\n",
+		"3\r\nabcX0\r\n\r\n",
+	} {
+		f.Add([]byte(seed), uint16(2))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, keep uint16) {
+		got, n, err := readChunked(bufio.NewReaderSize(bytes.NewReader(data), 64), int64(keep), 1<<20)
+		want, wantErr := io.ReadAll(httputil.NewChunkedReader(bufio.NewReaderSize(bytes.NewReader(data), 64)))
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("error %v, httputil %v", err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if n != int64(len(want)) {
+			t.Fatalf("size %d, httputil %d", n, len(want))
+		}
+		if n <= int64(keep) && !bytes.Equal(got, want) {
+			t.Fatalf("data %q, httputil %q", got, want)
+		}
+		if n > int64(keep) && got != nil {
+			t.Fatalf("kept %d bytes over the limit %d", len(got), keep)
+		}
+	})
 }
