@@ -14,7 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -264,7 +264,7 @@ func zipOf(files map[string][]byte) []byte {
 	for n := range files {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	for _, n := range names {
 		h := &zip.FileHeader{Name: n, Method: zip.Deflate}
 		h.SetMode(0o755)
@@ -333,7 +333,8 @@ func summarize(d []time.Duration) stats {
 	if len(d) == 0 {
 		return stats{}
 	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	d = slices.Clone(d)
+	slices.Sort(d)
 	var sum time.Duration
 	for _, x := range d {
 		sum += x

@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,6 +182,7 @@ func benchCold(dir string, n int) error {
 	}
 	for _, rt := range []string{"go", "python", "node"} {
 		var e2e, inits []time.Duration
+		var names []string
 		var skip error
 		for i := 0; i < n && skip == nil; i++ {
 			runtime, handler, zip := fixtures[rt](i)
@@ -195,6 +198,7 @@ func benchCold(dir string, n int) error {
 				break
 			}
 			e2e = append(e2e, time.Since(t0))
+			names = append(names, name)
 			if m := initRE.FindStringSubmatch(log); m != nil {
 				f, _ := strconv.ParseFloat(m[1], 64)
 				inits = append(inits, time.Duration(f*1e6))
@@ -205,8 +209,66 @@ func benchCold(dir string, n int) error {
 			continue
 		}
 		fmt.Printf("cold start %-6s end to end: %s; Init Duration (REPORT): %s\n", rt, summarize(e2e), summarize(inits))
+		if err := s.printColdPhases(rt, names, e2e); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// printColdPhases breaks the cold starts of the functions names (one
+// each, end to end e2e) into the platform's phases, as its
+// stratus_cold_start_phase_seconds metric records them: sandbox creation
+// (code, namespaces, cgroups, exec), runtime start (until the runtime's
+// first Runtime API connection), function init (until its first
+// invocation/next), and the first response (the rest of end to end: the
+// invocation itself and both HTTP hops).
+func (s *server) printColdPhases(rt string, names []string, e2e []time.Duration) error {
+	phases, err := s.coldPhases()
+	if err != nil {
+		return err
+	}
+	var sandbox, start, init, first []time.Duration
+	for i, name := range names {
+		p, ok := phases[name]
+		if !ok {
+			return fmt.Errorf("no cold start phases in /metrics for %s", name)
+		}
+		sandbox, start, init = append(sandbox, p["sandbox"]), append(start, p["runtime"]), append(init, p["init"])
+		first = append(first, e2e[i]-p["sandbox"]-p["runtime"]-p["init"])
+	}
+	fmt.Printf("cold start %-6s phases: sandbox creation %s; runtime start %s; function init %s; first response %s\n",
+		rt, summarize(sandbox), summarize(start), summarize(init), summarize(first))
+	return nil
+}
+
+// coldPhaseRE matches the per-function sums of the cold start phase
+// histogram; every function of the cold part has exactly one cold start.
+var coldPhaseRE = regexp.MustCompile(`(?m)^stratus_cold_start_phase_seconds_sum\{function="([^"]+)",phase="([^"]+)"\} (\S+)$`)
+
+// coldPhases reads the cold start phases per function from /metrics.
+func (s *server) coldPhases() (map[string]map[string]time.Duration, error) {
+	resp, err := s.http.Get(s.url + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]time.Duration{}
+	for _, m := range coldPhaseRE.FindAllStringSubmatch(string(body), -1) {
+		v, err := strconv.ParseFloat(m[3], 64)
+		if err != nil {
+			return nil, fmt.Errorf("/metrics: %q: %w", m[0], err)
+		}
+		if out[m[1]] == nil {
+			out[m[1]] = map[string]time.Duration{}
+		}
+		out[m[1]][m[2]] = time.Duration(v * float64(time.Second))
+	}
+	return out, nil
 }
 
 // benchDensity creates n idle warm environments at once and reports the
