@@ -7,7 +7,8 @@
 //
 // Parts: warm (sync invoke latency, 20 B and 100 KB), throughput
 // (invokes/s at concurrency 1, 4, 16, 64), cold (cold start end to end per
-// runtime, with the Init Duration the REPORT line gives), density (idle
+// runtime, with the Init Duration the REPORT line gives and the phases:
+// sandbox creation, runtime start, function init, first response), density (idle
 // warm environments: creation time, server RSS and host memory per
 // environment), async (Event invokes accepted durably and executed per
 // second), sqs (aws-sdk-go-v2: SendMessage/s, batched messages/s,
