@@ -31,6 +31,8 @@ func benchAsync(dir string, dur time.Duration) error {
 		var mu sync.Mutex
 		var lat []time.Duration
 		var wg sync.WaitGroup
+		cpu := s.cpuNow()
+		profiled := s.profile(fmt.Sprintf("async-c%d", c), dur)
 		t0 := time.Now()
 		deadline := t0.Add(dur)
 		for g := 0; g < c; g++ {
@@ -62,9 +64,10 @@ func benchAsync(dir string, dur time.Duration) error {
 			time.Sleep(20 * time.Millisecond)
 		}
 		done := time.Since(t0)
-		fmt.Printf("async %2d clients: accepted %.0f events/s durably (%d, %d errors, 202 latency %s); executed %.0f events/s (all %d done after %s)\n",
+		fmt.Printf("async %2d clients: accepted %.0f events/s durably (%d, %d errors, 202 latency %s); executed %.0f events/s (all %d done after %s); %s\n",
 			c, float64(ok.Load())/accept.Seconds(), ok.Load(), failed.Load(), summarize(lat),
-			float64(ok.Load())/done.Seconds(), ok.Load(), done.Round(time.Millisecond))
+			float64(ok.Load())/done.Seconds(), ok.Load(), done.Round(time.Millisecond), cpu.per(s, "event", int(ok.Load())))
+		profiled()
 	}
 	return nil
 }

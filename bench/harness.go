@@ -200,10 +200,13 @@ func (s *server) cpuNow() cpuSplit {
 // perInvoke renders the CPU used since c per invocation: the server's, the
 // load generator's and the rest of the machine's (function processes and
 // kernel work not charged to a process).
-func (c cpuSplit) perInvoke(s *server, n int) string {
+func (c cpuSplit) perInvoke(s *server, n int) string { return c.per(s, "invoke", n) }
+
+// per renders the CPU used since c per one of n operations called op.
+func (c cpuSplit) per(s *server, op string, n int) string {
 	now := s.cpuNow()
 	srv, load, all := now.server-c.server, now.load-c.load, now.machine-c.machine
-	return fmt.Sprintf("CPU/invoke: server %s, load generator %s, rest %s", perOp(srv, n), perOp(load, n), perOp(all-srv-load, n))
+	return fmt.Sprintf("CPU/%s: server %s, load generator %s, rest %s", op, perOp(srv, n), perOp(load, n), perOp(all-srv-load, n))
 }
 
 // machineBusy is the CPU time all CPUs spent not idle, from /proc/stat.

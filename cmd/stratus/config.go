@@ -146,7 +146,7 @@ func parseServerFlags(args, environ []string) (Config, error) {
 	fs.Var(&c.MemoryBudget, "memory-budget",
 		"most memory (sum of MemorySize) of live execution environments, e.g. 4096, 512MB, 8GB; default half the host's memory (STRATUS_MEMORY_BUDGET)")
 	fs.DurationVar(&c.FreezeDelay, "freeze-delay", c.FreezeDelay,
-		"idle time after which an execution environment is frozen (STRATUS_FREEZE_DELAY)")
+		"idle time after which an execution environment is frozen; doubled, up to 1s, for one thawed within 1s of being frozen (STRATUS_FREEZE_DELAY)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout,
 		"on SIGTERM, how long in-flight invocations may take to finish (STRATUS_SHUTDOWN_TIMEOUT)")
 	c.Async.register(fs)

@@ -40,8 +40,12 @@ type env struct {
 
 	fmu         sync.Mutex  // held while freezing or thawing
 	frozen      bool        // fmu guards frozen
+	frozenAt    time.Time   // fmu guards frozenAt: when it was last frozen
 	dead        bool        // fmu guards dead: destroy has begun
 	freezeTimer *time.Timer // set at creation, armed by scheduleFreeze
+	// freezeDelay is how long it stays idle before it is frozen (a
+	// time.Duration; see nextFreezeDelay). Changed only under fmu.
+	freezeDelay atomic.Int64
 }
 
 func (e *env) exited() bool {
@@ -109,6 +113,7 @@ func (r *Router) coldStart(ctx context.Context, fn *stratus.Function, requestID 
 		prov:     prov,
 	}
 	e.freezeTimer = r.newFreezeTimer(e)
+	e.freezeDelay.Store(int64(r.cfg.FreezeDelay))
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating output pipe: %w", err)

@@ -10,7 +10,8 @@
 // environments (most recently used first); provisioned environments live
 // in their own pool per function version or alias and serve first. An
 // environment serves one invocation at a time, and is frozen (cgroup
-// freezer) once it has been idle for Config.FreezeDelay:
+// freezer) once it has been idle for Config.FreezeDelay (longer while it
+// is in steady use):
 //
 //	cold start ──> INIT ──(first next)──> IDLE <──> BUSY
 //	                 │                    │  ^        │
@@ -98,7 +99,10 @@ type Config struct {
 	MemoryBudgetMB int
 	// FreezeDelay is how long an environment stays idle before it is
 	// frozen. Back-to-back invocations then skip the freeze and thaw; 0
-	// freezes as soon as the runtime waits for the next event.
+	// freezes as soon as the runtime waits for the next event. An
+	// environment thawed within a second of being frozen waits twice as
+	// long before its next freeze, up to a second; one that stayed frozen
+	// longer is back to FreezeDelay.
 	FreezeDelay time.Duration
 	// StopGrace is how long a runtime has between SIGTERM and SIGKILL when
 	// the router closes (Lambda: 2 s).

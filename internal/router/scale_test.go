@@ -616,3 +616,41 @@ func TestProvisionedWeightedAlias(t *testing.T) {
 		t.Fatalf("pool after invokes of the other version: %+v", a)
 	}
 }
+
+// TestFreezeDelayGrowsUnderSteadyUse: an environment thawed soon after
+// each freeze waits longer before the next one (20 → 40 → … → 640 ms), so
+// that one in steady use is not frozen and thawed around every
+// invocation; left idle long enough, it is still frozen.
+func TestFreezeDelayGrowsUnderSteadyUse(t *testing.T) {
+	s := newScaleEnv(t, func(c *router.Config) { c.FreezeDelay = 20 * time.Millisecond })
+	s.add("f", 128)
+	envs := func() map[string]int {
+		st, _ := s.r.Status(context.Background())
+		if len(st.Functions) != 1 {
+			return nil
+		}
+		return st.Functions[0].Environments
+	}
+	waitFrozen := func() {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); envs()["frozen"] != 1; time.Sleep(2 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("environment not frozen: %v", envs())
+			}
+		}
+	}
+	for i := range 6 { // frozen with delays 20, 40, 80, 160, 320 ms; thawed at once
+		if r := s.invoke("f", "", `{}`); r.err != nil {
+			t.Fatalf("invoke %d: %v", i, r.err)
+		}
+		if i < 5 {
+			waitFrozen()
+		}
+	}
+	// The delay is now 640 ms: 100 ms after the invocation it is idle.
+	time.Sleep(100 * time.Millisecond)
+	if e := envs(); e["idle"] != 1 || e["frozen"] != 0 {
+		t.Fatalf("100 ms after the 6th invocation: %v, want 1 idle (freeze delay 640 ms)", e)
+	}
+	waitFrozen()
+}
