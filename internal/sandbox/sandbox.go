@@ -29,11 +29,12 @@
 // the init phase (until the first SetCPU) mean every CPU. Why: a Go
 // runtime sizes GOMAXPROCS by its affinity mask, and with two CPUs a
 // function under a one-CPU quota bounces its HTTP client's work between
-// threads on both. Pinning 16 aws-lambda-go functions to one CPU each
-// raised warm throughput at concurrency 16 on a 2-CPU host from 5.1-5.3k
-// to 6.6-6.7k invokes/s and cut the functions' CPU per invocation by
-// ~30 %. The cpuset controller is optional: without it sandboxes are not
-// pinned (Linux.PinningError says why).
+// threads on both. Pinning aws-lambda-go functions to one CPU each
+// raised warm throughput at concurrency 16 on a 2-CPU host from
+// 4.9-5.5k to 7.2-8.1k invokes/s and cut the functions' CPU per
+// invocation by about a third (BENCHMARKS.md, history). The cpuset
+// controller is optional: without it sandboxes are not pinned
+// (Linux.PinningError says why).
 //
 // The Runtime API of an environment is served by the platform on a
 // listener the driver opens so that the sandboxed process reaches it at
