@@ -19,12 +19,13 @@ type asyncOptions struct {
 	RetryDelays durationList
 	BackoffMax  time.Duration
 	Workers     int
+	MinWorkers  int
 	AckWait     time.Duration
 }
 
 func defaultAsyncOptions() asyncOptions {
 	d := async.DefaultConfig()
-	return asyncOptions{RetryDelays: d.RetryDelays, BackoffMax: d.BackoffMax, Workers: d.Workers, AckWait: d.AckWait}
+	return asyncOptions{RetryDelays: d.RetryDelays, BackoffMax: d.BackoffMax, Workers: d.Workers, MinWorkers: d.MinWorkers, AckWait: d.AckWait}
 }
 
 func (o *asyncOptions) register(fs *flag.FlagSet) {
@@ -34,6 +35,8 @@ func (o *asyncOptions) register(fs *flag.FlagSet) {
 		"longest backoff of a throttled asynchronous invocation; the backoff starts at 1s and doubles (STRATUS_ASYNC_BACKOFF_MAX)")
 	fs.IntVar(&o.Workers, "async-workers", o.Workers,
 		"most asynchronous invocations run at once (STRATUS_ASYNC_WORKERS)")
+	fs.IntVar(&o.MinWorkers, "async-min-workers", o.MinWorkers,
+		"asynchronous invocations run at once while the host's CPUs are busy; more, up to --async-workers, only while they have idle time; 0: always --async-workers (STRATUS_ASYNC_MIN_WORKERS)")
 	fs.DurationVar(&o.AckWait, "async-ack-wait", o.AckWait,
 		"how soon an asynchronous invocation whose worker stopped sending heartbeats (e.g. the server died) runs again (STRATUS_ASYNC_ACK_WAIT)")
 }
@@ -48,6 +51,9 @@ func (o asyncOptions) validate() []error {
 	}
 	if o.Workers < 1 {
 		errs = append(errs, fmt.Errorf("--async-workers %d must be at least 1", o.Workers))
+	}
+	if o.MinWorkers < 0 {
+		errs = append(errs, fmt.Errorf("--async-min-workers %d is negative", o.MinWorkers))
 	}
 	if o.AckWait < time.Second {
 		errs = append(errs, fmt.Errorf("--async-ack-wait %v is below 1s", o.AckWait))
@@ -91,6 +97,7 @@ func (m *Main) openAsync(ctx context.Context, js jetstream.JetStream, reg promet
 	acfg.RetryDelays = c.Async.RetryDelays
 	acfg.BackoffMax = c.Async.BackoffMax
 	acfg.Workers = c.Async.Workers
+	acfg.MinWorkers = c.Async.MinWorkers
 	acfg.AckWait = c.Async.AckWait
 	acfg.Logger = m.Logger.With("component", "async")
 	deps := async.Deps{Functions: m.store, Invoker: m.router}

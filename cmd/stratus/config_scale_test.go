@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +54,21 @@ func TestScaleFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), flag) {
 			t.Errorf("invalid %s not reported: %v", flag, err)
 		}
+	}
+}
+
+func TestAsyncWorkerFlags(t *testing.T) {
+	c, err := parseServerFlags([]string{"--async-workers", "32"}, []string{"STRATUS_ASYNC_MIN_WORKERS=4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Async.Workers != 32 || c.Async.MinWorkers != 4 {
+		t.Fatalf("parsed %+v", c.Async)
+	}
+	if d := DefaultConfig(); d.Async.Workers != 64 || d.Async.MinWorkers != 8*runtime.NumCPU() {
+		t.Fatalf("defaults %+v", d.Async)
+	}
+	if _, err := parseServerFlags([]string{"--async-min-workers", "-1"}, nil); err == nil || !strings.Contains(err.Error(), "--async-min-workers") {
+		t.Errorf("negative --async-min-workers not reported: %v", err)
 	}
 }

@@ -41,7 +41,8 @@
 //
 // A durable pull consumer on <prefix>.ev.> hands out messages; the fetch
 // loop takes only as many as there are idle workers, and runs their
-// events on at most Config.Workers workers: a bundle's events run
+// events on at most Config.Workers workers (Config.MinWorkers while the
+// host's CPUs are busy): a bundle's events run
 // concurrently, the ones that find no idle worker wait in the loop's
 // queue. Each event is invoked through the Invoker (so the function's
 // concurrency limits apply). InProgress heartbeats keep a message's
@@ -92,6 +93,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/stratus-dev/stratus"
@@ -117,6 +119,10 @@ type Config struct {
 
 	// Workers bounds how many events are invoked at once.
 	Workers int
+	// MinWorkers is how many events are invoked at once while the host's
+	// CPUs are busy; more, up to Workers, run only while they have idle
+	// time (see workers.go). 0, or Workers or more, means Workers always.
+	MinWorkers int
 	// RetryDelays are the waits before the retries of a function error
 	// (Lambda: about 1 and 2 minutes). Retry n waits RetryDelays[n-1], or
 	// the last entry when there are fewer.
@@ -168,6 +174,7 @@ func DefaultConfig() Config {
 		Replicas:         1,
 		Duplicates:       5 * time.Minute,
 		Workers:          64,
+		MinWorkers:       8 * runtime.NumCPU(),
 		RetryDelays:      []time.Duration{time.Minute, 2 * time.Minute},
 		BackoffMin:       time.Second,
 		BackoffMax:       5 * time.Minute,
@@ -202,6 +209,9 @@ func (c Config) Validate() error {
 	}
 	if c.Workers < 1 {
 		add("Workers must be at least 1, got %d", c.Workers)
+	}
+	if c.MinWorkers < 0 {
+		add("MinWorkers must not be negative, got %d", c.MinWorkers)
 	}
 	if len(c.RetryDelays) == 0 {
 		add("RetryDelays is empty")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -315,4 +316,51 @@ func TestShutdownQueuesUnfinishedEventsAgain(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestWorkersAdaptToIdleCPU: with Workers 8 and MinWorkers 2, a backlog
+// of waiting events runs 8 at once when the host's CPUs are idle, and at
+// most 2 at once when they are busy.
+func TestWorkersAdaptToIdleCPU(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		idlePct  uint64 // of each interval's CPU time
+		min, max int64  // bounds of the most events seen running at once
+	}{
+		{"idle", 50, 8, 8},
+		{"busy", 0, 1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, "fn")
+			e.cfg.Workers, e.cfg.MinWorkers = 8, 2
+			e.restart()
+			var idle, total atomic.Uint64
+			e.svc.SetCPUTimes(func() (uint64, uint64, bool) {
+				return idle.Add(tc.idlePct), total.Add(100), true
+			})
+			var running, peak atomic.Int64
+			e.inv.FnCtx = func(ctx context.Context, req *stratus.InvokeRequest, n int) (*stratus.InvokeResponse, error) {
+				now := running.Add(1)
+				for p := peak.Load(); now > p && !peak.CompareAndSwap(p, now); p = peak.Load() {
+				}
+				time.Sleep(40 * time.Millisecond)
+				running.Add(-1)
+				return &stratus.InvokeResponse{Payload: []byte("null"), ExecutedVersion: "$LATEST"}, nil
+			}
+			const n = 80
+			for i := range n {
+				e.invokeAsync("fn", i)
+			}
+			e.svc.Start()
+			checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+				if c := len(e.inv.callsOf("", "fn")); c < n {
+					return countWith(c, "invocations")
+				}
+				return nil
+			})
+			if p := peak.Load(); p < tc.min || p > tc.max {
+				t.Fatalf("at most %d events ran at once, want %d–%d", p, tc.min, tc.max)
+			}
+		})
+	}
 }

@@ -58,3 +58,7 @@ func (s *Service) PublishLegacy(ctx context.Context, function string, payload []
 	_, err := s.js.PublishMsg(ctx, m)
 	return id, err
 }
+
+// SetCPUTimes replaces where s reads the host's CPU times (for the
+// adaptive worker limit); call it before Start.
+func (s *Service) SetCPUTimes(f func() (idle, total uint64, ok bool)) { s.cpuTimes = f }

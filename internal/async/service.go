@@ -26,6 +26,8 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	metrics *metrics
+	// cpuTimes reads the host's idle and total CPU time (procStatCPU).
+	cpuTimes func() (idle, total uint64, ok bool)
 
 	stream  jetstream.Stream
 	cons    jetstream.Consumer
@@ -56,7 +58,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (*
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{cfg: cfg, deps: deps, js: js, log: lg, now: now, metrics: newMetrics()}
+	s := &Service{cfg: cfg, deps: deps, js: js, log: lg, now: now, metrics: newMetrics(), cpuTimes: procStatCPU}
 	var err error
 	s.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        cfg.Stream,

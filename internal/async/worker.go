@@ -30,7 +30,8 @@ type task struct {
 	ev *event
 }
 
-// fetchLoop runs fetched events on at most Config.Workers workers. It
+// fetchLoop runs fetched events on at most Config.Workers workers (fewer
+// while the host's CPUs are busy, see adaptWorkers). It
 // fetches only as many messages as there are idle workers; the events of
 // a bundle beyond those wait in a queue (their message heartbeating)
 // until workers free up, and the next fetch waits until the queue is
@@ -38,6 +39,8 @@ type task struct {
 func (s *Service) fetchLoop(ctx context.Context) {
 	defer s.wg.Done()
 	slots := make(chan struct{}, s.cfg.Workers) // one per running event
+	var running atomic.Int64
+	s.adaptWorkers(ctx, slots, &running)
 	var (
 		held     int    // slots taken and not yet given to an event
 		queue    []task // fetched events waiting for a slot
@@ -47,7 +50,7 @@ func (s *Service) fetchLoop(ctx context.Context) {
 	)
 	for {
 		for len(queue) > 0 && held > 0 {
-			s.start(ctx, queue[0], slots)
+			s.start(ctx, queue[0], slots, &running)
 			queue[0] = task{}
 			queue = queue[1:]
 			held--
@@ -152,11 +155,12 @@ func (s *Service) open(msg jetstream.Msg) []task {
 }
 
 // start runs t on the slot the caller took.
-func (s *Service) start(ctx context.Context, t task, slots chan struct{}) {
+func (s *Service) start(ctx context.Context, t task, slots chan struct{}, running *atomic.Int64) {
 	s.wg.Add(1)
+	running.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer func() { <-slots }()
+		defer func() { running.Add(-1); <-slots }()
 		s.settle(t.d, s.run(ctx, t.ev))
 	}()
 }
