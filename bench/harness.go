@@ -20,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stratus-dev/stratus/internal/hostcpu"
 )
 
 // server is a stratus server the benchmark started on a temporary data dir.
@@ -211,24 +213,8 @@ func (c cpuSplit) per(s *server, op string, n int) string {
 
 // machineBusy is the CPU time all CPUs spent not idle, from /proc/stat.
 func machineBusy() time.Duration {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
-	var busy int64
-	for i, v := range f[1:] {
-		if i == 3 || i == 4 { // idle, iowait
-			continue
-		}
-		if i >= 8 { // guest time is already in user
-			break
-		}
-		n, _ := strconv.ParseInt(v, 10, 64)
-		busy += n
-	}
-	return time.Duration(busy) * time.Second / 100
+	idle, total, _ := hostcpu.Times()
+	return time.Duration(total-idle) * time.Second / hostcpu.TicksPerSecond
 }
 
 // perOp renders d / n in microseconds.

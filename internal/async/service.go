@@ -13,6 +13,7 @@ import (
 
 	"github.com/stratus-dev/stratus"
 	"github.com/stratus-dev/stratus/internal/awsapi"
+	"github.com/stratus-dev/stratus/internal/hostcpu"
 )
 
 var _ stratus.AsyncInvoker = (*Service)(nil)
@@ -26,7 +27,7 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	metrics *metrics
-	// cpuTimes reads the host's idle and total CPU time (procStatCPU).
+	// cpuTimes reads the host's idle and total CPU time (hostcpu.Times).
 	cpuTimes func() (idle, total uint64, ok bool)
 
 	stream  jetstream.Stream
@@ -58,7 +59,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, deps Deps) (*
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{cfg: cfg, deps: deps, js: js, log: lg, now: now, metrics: newMetrics(), cpuTimes: procStatCPU}
+	s := &Service{cfg: cfg, deps: deps, js: js, log: lg, now: now, metrics: newMetrics(), cpuTimes: hostcpu.Times}
 	var err error
 	s.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        cfg.Stream,

@@ -1,10 +1,7 @@
 package async
 
 import (
-	"bytes"
 	"context"
-	"os"
-	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -84,29 +81,4 @@ func (s *Service) adaptWorkers(ctx context.Context, slots chan struct{}, running
 			limit = nextWorkerLimit(limit, lo, hi, frac, int(running.Load()) >= limit)
 		}
 	}()
-}
-
-// procStatCPU returns the host's idle (idle + iowait) and total CPU time
-// in clock ticks, from the first line of /proc/stat.
-func procStatCPU() (idle, total uint64, ok bool) {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	line, _, _ := bytes.Cut(data, []byte{'\n'})
-	fields := bytes.Fields(line)
-	if len(fields) < 6 || string(fields[0]) != "cpu" {
-		return 0, 0, false
-	}
-	for i, f := range fields[1:min(len(fields), 9)] { // user ... steal
-		v, err := strconv.ParseUint(string(f), 10, 64)
-		if err != nil {
-			return 0, 0, false
-		}
-		total += v
-		if i == 3 || i == 4 { // idle, iowait
-			idle += v
-		}
-	}
-	return idle, total, true
 }
