@@ -13,9 +13,10 @@ import (
 )
 
 // benchAsync measures Event invocations: accepted per second (each 202
-// means the event is fsync'd in JetStream) with 64 clients, then executed
-// per second until the queue is drained.
-func benchAsync(dir string, dur time.Duration) error {
+// means the event is fsync'd in JetStream) with 1, 16 and 64 clients, and
+// executed per second until the queue is drained. With sleep > 0 every
+// event makes the function wait that long (an I/O-bound function).
+func benchAsync(dir string, dur, sleep time.Duration) error {
 	s, err := deployNoop(dir, "noop", benchMemory)
 	if err != nil {
 		return err
@@ -25,6 +26,9 @@ func benchAsync(dir string, dur time.Duration) error {
 		return err
 	}
 	payload := []byte(`{"a":"0123456789ab"}`)
+	if sleep > 0 {
+		payload = []byte(fmt.Sprintf(`{"sleepMs":%d}`, sleep.Milliseconds()))
+	}
 	for _, c := range []int{1, 16, 64} {
 		base, _ := s.metric(`stratus_async_invocations_total{outcome="success"}`)
 		var ok, failed atomic.Int64

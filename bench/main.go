@@ -40,6 +40,7 @@ func main() {
 	flag.IntVar(&serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the server (0: Go's default, the number of CPUs)")
 	flag.StringVar(&benchSandbox, "sandbox", benchSandbox, "sandbox driver of the server: linux or none")
 	levels := flag.String("concurrency", "1,4,16,64", "concurrency levels of the throughput part")
+	asyncSleep := flag.Duration("async-sleep", 0, "how long the function waits per event in the async part (0: a no-op)")
 	flag.Parse()
 	if profileDir != "" {
 		if err := os.MkdirAll(profileDir, 0o755); err != nil {
@@ -86,7 +87,7 @@ func main() {
 		case "density":
 			err = benchDensity(dir, *envs)
 		case "async":
-			err = benchAsync(dir, *dur)
+			err = benchAsync(dir, *dur, *asyncSleep)
 		case "sqs":
 			err = benchSQS(dir, *sqsN)
 		default:
