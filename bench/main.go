@@ -35,7 +35,7 @@ func main() {
 	sqsN := flag.Int("sqs-n", 5000, "messages per SQS measurement (x10 for batches)")
 	quick := flag.Bool("quick", false, "tiny sizes, to check that every part still runs (CI)")
 	flag.IntVar(&benchMemory, "memory", benchMemory, "MemorySize (MB) of the warm/throughput/async function; 1769 MB is one vCPU")
-	flag.StringVar(&profileDir, "profile", "", "directory for the server's CPU and allocation profiles of the warm and throughput measurements")
+	flag.StringVar(&profileDir, "profile", "", "directory for the server's CPU and allocation profiles of the warm, throughput and async measurements")
 	flag.StringVar(&prebuilt, "stratus", "", "measure this stratus binary instead of building ./cmd/stratus")
 	flag.IntVar(&serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the server (0: Go's default, the number of CPUs)")
 	flag.StringVar(&benchSandbox, "sandbox", benchSandbox, "sandbox driver of the server: linux or none")
