@@ -344,13 +344,11 @@ func readChunked(br *bufio.Reader, keep, stop int64) (data []byte, n int64, err 
 	var excess int64
 	for {
 		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			err = errChunked
+		}
 		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			} else if err == bufio.ErrBufferFull {
-				err = errChunked
-			}
-			return nil, n, err
+			return nil, n, unexpectedEOF(err)
 		}
 		size, err := parseChunkSize(line)
 		if err != nil {
@@ -403,26 +401,15 @@ func parseChunkSize(line []byte) (int64, error) {
 	if len(line) == 0 || len(line) > 16 {
 		return 0, errChunked
 	}
-	var v uint64
-	for _, c := range line {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, errChunked
-		}
-		v = v<<4 | uint64(c)
-	}
-	if v > math.MaxInt64 {
+	v, err := strconv.ParseUint(string(line), 16, 64)
+	if err != nil || v > math.MaxInt64 {
 		return 0, errChunked
 	}
 	return int64(v), nil
 }
 
+// unexpectedEOF turns io.EOF, the end of a body cut short, into
+// io.ErrUnexpectedEOF.
 func unexpectedEOF(err error) error {
 	if err == io.EOF {
 		return io.ErrUnexpectedEOF
