@@ -201,7 +201,7 @@ func (cg *cgroup) apply(lim cgroupLimits) error {
 	}
 	if dir := cg.dirs[cgCPUSet]; dir != "" {
 		// Without both, the cpuset refuses tasks.
-		if err := writeCgroupFile(dir, "cpuset.cpus", lim.cpusetCPUs); err != nil {
+		if err := cg.setCPUs(lim.cpusetCPUs); err != nil {
 			return err
 		}
 		if err := writeCgroupFile(dir, "cpuset.mems", lim.cpusetMems); err != nil {
