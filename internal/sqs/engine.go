@@ -34,6 +34,8 @@ type engine struct {
 	opw   *writer // state ops
 	cache *bundleCache
 
+	setMu sync.Mutex // serialises setConfig, so the stream ends with the last retention
+
 	mu        sync.Mutex
 	cfg       queueConfig         // mu guards everything below
 	idx       *index              //
@@ -88,7 +90,7 @@ func (s *Service) openEngine(ctx context.Context, rec *queueRecord) (*engine, er
 	}
 	e.idx = newIndex(e.cfg.FIFO)
 	e.dedup = newDedupTable()
-	if e.stream, err = s.js.CreateOrUpdateStream(ctx, e.streamConfig()); err != nil {
+	if e.stream, err = s.js.CreateOrUpdateStream(ctx, e.streamConfig(e.cfg.Retention)); err != nil {
 		return nil, fmt.Errorf("opening stream of queue %s: %w", rec.Name, err)
 	}
 	if err := e.recover(ctx); err != nil {
@@ -108,15 +110,16 @@ const (
 	dedupWindow = 5 * time.Minute
 )
 
-func (e *engine) streamConfig() jetstream.StreamConfig {
+// streamConfig is the queue's stream keeping messages for retention.
+func (e *engine) streamConfig(retention time.Duration) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        streamName(e.id),
 		Description: "Stratus SQS queue " + e.name,
 		Subjects:    []string{e.msgSubj, e.logSubj},
 		Storage:     jetstream.FileStorage,
 		Replicas:    e.svc.cfg.Replicas,
-		MaxAge:      e.cfg.Retention,
-		Duplicates:  min(2*time.Minute, e.cfg.Retention), // covers our own publish retries; JetStream wants ≤ MaxAge
+		MaxAge:      retention,
+		Duplicates:  min(2*time.Minute, retention), // covers our own publish retries; JetStream wants ≤ MaxAge
 		AllowDirect: true,
 		Discard:     jetstream.DiscardOld,
 	}
@@ -124,12 +127,14 @@ func (e *engine) streamConfig() jetstream.StreamConfig {
 
 // setConfig applies new attributes to a running queue.
 func (e *engine) setConfig(ctx context.Context, cfg queueConfig) error {
+	e.setMu.Lock()
+	defer e.setMu.Unlock()
 	e.mu.Lock()
 	old := e.cfg
 	e.cfg = cfg
 	e.mu.Unlock()
 	if old.Retention != cfg.Retention {
-		if _, err := e.svc.js.UpdateStream(ctx, e.streamConfig()); err != nil {
+		if _, err := e.svc.js.UpdateStream(ctx, e.streamConfig(cfg.Retention)); err != nil {
 			return fmt.Errorf("updating retention of queue %s: %w", e.name, err)
 		}
 	}
