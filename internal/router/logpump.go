@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -27,17 +26,20 @@ type logPump struct {
 	group  string
 	stream string
 	eof    chan struct{}
-	read   atomic.Int64 // bytes read and emitted so far
 
 	// initDur is the init time of a fresh environment, reported with its
 	// first invocation; owned by whoever holds the environment.
 	initDur time.Duration
 
+	// mu guards the fields below, and every read of the pipe happens under
+	// it together with consuming what it read: output is either still in
+	// the pipe or already emitted, never in between (see drain).
 	mu      sync.Mutex
-	partial []byte // mu guards partial: an unterminated line
-	capture bool   // mu guards capture: an invocation is being logged
-	keep    bool   // mu guards keep: that invocation wants its tail
-	buf     []byte // mu guards buf: captured log text
+	rbuf    []byte // read buffer
+	partial []byte // an unterminated line
+	capture bool   // an invocation is being logged
+	keep    bool   // that invocation wants its tail
+	buf     []byte // captured log text
 }
 
 func newLogPump(r *os.File, sink stratus.LogSink, group, stream string) *logPump {
@@ -49,22 +51,44 @@ func newLogPump(r *os.File, sink stratus.LogSink, group, stream string) *logPump
 
 func (p *logPump) loop() {
 	defer close(p.eof)
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := p.r.Read(buf)
-		if n > 0 {
+	rc, err := p.r.SyscallConn()
+	for err == nil {
+		var done bool
+		err = rc.Read(func(fd uintptr) bool {
 			p.mu.Lock()
-			p.consumeLocked(buf[:n])
-			p.mu.Unlock()
-			p.read.Add(int64(n))
-		}
-		if err != nil {
-			p.mu.Lock()
-			p.flushPartialLocked()
-			p.mu.Unlock()
-			return
+			defer p.mu.Unlock()
+			var again bool
+			done, again = p.readLocked(fd)
+			return !again // false: wait until the pipe is readable
+		})
+		if done {
+			break
 		}
 	}
+	p.mu.Lock()
+	p.flushPartialLocked()
+	p.mu.Unlock()
+}
+
+// readLocked reads the pipe (non-blocking) once and consumes what it
+// got; again says the pipe was empty, done that it is closed or broken.
+// p.mu must be held.
+func (p *logPump) readLocked(fd uintptr) (done, again bool) {
+	if p.rbuf == nil {
+		p.rbuf = make([]byte, 64<<10)
+	}
+	n, err := unix.Read(int(fd), p.rbuf)
+	for err == unix.EINTR {
+		n, err = unix.Read(int(fd), p.rbuf)
+	}
+	switch {
+	case n > 0:
+		p.consumeLocked(p.rbuf[:n])
+		return false, false
+	case err == unix.EAGAIN:
+		return false, true
+	}
+	return true, false // EOF (n == 0) or an error
 }
 
 // consumeLocked emits every complete line of b; p.mu must be held.
@@ -137,28 +161,23 @@ func (p *logPump) end() []byte {
 	return out
 }
 
-// drain waits until output the runtime wrote before answering has been
-// read, so that it lands before the END line. The common case (nothing
-// pending) costs one ioctl.
+// drain makes output the runtime wrote before answering land before the
+// END line: it reads (under p.mu, as the pump does) whatever the pipe
+// still holds and emits it, and the unterminated last line too. The common
+// case, an empty pipe, costs one read that returns EAGAIN.
 func (p *logPump) drain() {
-	pending := 0
-	if rc, err := p.r.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) { pending, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
-	}
-	if pending > 0 {
-		target := p.read.Load() + int64(pending)
-		deadline := time.Now().Add(20 * time.Millisecond)
-		for p.read.Load() < target && time.Now().Before(deadline) {
-			select {
-			case <-p.eof:
-				return
-			case <-time.After(50 * time.Microsecond):
-			}
-		}
-	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rc, err := p.r.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			for {
+				if done, again := p.readLocked(fd); done || again {
+					return
+				}
+			}
+		})
+	}
 	p.flushPartialLocked()
-	p.mu.Unlock()
 }
 
 // waitEOF waits up to d for the pipe to close (the sandbox is gone).
